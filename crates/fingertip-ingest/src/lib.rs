@@ -1,0 +1,19 @@
+//! The ingest path: decode a request body, validate each event, anonymize it, and hand the
+//! accepted events to the store, which answers once they are durable.
+//!
+//! Batch policy (documented in `docs/ingest.md`): events are judged one by one. Valid events
+//! are stored even when others in the same batch are rejected; each rejected event is listed
+//! by its index with a reason code. A batch with no valid event (and no re-sent one) is
+//! refused as a whole with `no_valid_events`.
+//!
+//! This crate must never write a `person_ref` anywhere: it goes from the parsed body straight
+//! into the HMAC. It depends on the model, the anonymizer and the store; never on DataFusion
+//! or OpenDP.
+
+mod body;
+mod ingestor;
+mod metrics;
+
+pub use body::{BodyError, BodyFormat, Encoding, decode_body, parse_events};
+pub use ingestor::{IngestError, IngestOutcome, Ingestor, Prepared, Rejected};
+pub use metrics::IngestMetrics;

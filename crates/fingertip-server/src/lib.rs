@@ -1,0 +1,28 @@
+//! The Fingertip HTTP server: hyper 1 accept loop, token authentication by role, limits,
+//! routing, metrics. It composes the ingest path; the analysis endpoints (`/v1/query`,
+//! `/v1/indices`) are plugged in by the binary through [`AnalysisApi`], so this crate never
+//! depends on DataFusion or OpenDP.
+//!
+//! | route | role |
+//! |---|---|
+//! | `POST /v1/events` | app (token bound to one `app_id`) |
+//! | `POST /v1/query` | researcher |
+//! | `GET /v1/indices` | oversight |
+//! | `GET /healthz`, `GET /readyz`, `GET /metrics` | none |
+
+mod api;
+mod config;
+mod error;
+mod events;
+mod http;
+mod metrics;
+mod ratelimit;
+pub mod tokens;
+
+pub use api::{AnalysisApi, ApiFuture};
+pub use config::ServerConfig;
+pub use error::{ApiError, json_response};
+pub use http::Server;
+pub use metrics::ServerMetrics;
+pub use ratelimit::RateLimiter;
+pub use tokens::{Principal, Role, TokenStore};

@@ -1,0 +1,150 @@
+//! Compaction: a sealed WAL segment becomes Parquet files, then disappears.
+//!
+//! Order, crash-safe at every step: (1) write each partition's file (tmp, fsync, rename, fsync
+//! dir) under a name derived from the segment id and partition, so a re-run after a crash
+//! rewrites the same names instead of adding copies; (2) append the segment's dedup keys to the
+//! day files and fsync; (3) delete the segment (or move it to `wal/quarantine/` if it held
+//! corruption) and fsync the WAL directory.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+use std::sync::atomic::Ordering::Relaxed;
+
+use sha2::{Digest, Sha256};
+
+use crate::dedup::{DedupIndex, dedup_key, day_of};
+use crate::lake::{self, date_of, partition_dir};
+use crate::record::{self, StoredBatch, StoredEvent};
+use crate::wal::segment::{self, ALL_VALID};
+use crate::{StoreConfig, StoreError, StoreStats, sync_dir};
+
+/// What reading one segment back produced.
+#[derive(Debug, Default)]
+pub struct SegmentContents {
+    pub batches: Vec<StoredBatch>,
+    pub torn_tail_bytes: usize,
+    /// Damaged ranges inside acknowledged data (or records that would not decode).
+    pub corrupt_ranges: usize,
+    pub headerless: bool,
+}
+
+/// How many bytes of segment `id` are valid, from the header of segment `id + 1`.
+pub fn valid_len(wal_dir: &Path, id: u64) -> u64 {
+    let next = segment::segment_path(wal_dir, id + 1);
+    let mut header = [0u8; segment::HEADER_LEN];
+    let read = fs::File::open(next).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut header));
+    match read.ok().and_then(|_| segment::decode_header(&header)) {
+        Some((next_id, prev_valid)) if next_id == id + 1 => prev_valid,
+        _ => ALL_VALID,
+    }
+}
+
+/// Reads and decodes one segment.
+pub fn read_segment(wal_dir: &Path, id: u64) -> Result<SegmentContents, StoreError> {
+    let path = segment::segment_path(wal_dir, id);
+    let bytes = fs::read(&path).map_err(StoreError::io(&path))?;
+    let scan = segment::scan(&bytes, valid_len(wal_dir, id));
+    let mut out = SegmentContents {
+        torn_tail_bytes: scan.torn_tail_bytes,
+        corrupt_ranges: scan.corrupt.len(),
+        headerless: scan.headerless,
+        ..Default::default()
+    };
+    for range in scan.records {
+        match record::decode(&bytes[range]) {
+            Ok(batch) => out.batches.push(batch),
+            Err(_) => out.corrupt_ranges += 1,
+        }
+    }
+    Ok(out)
+}
+
+/// Compacts segment `id`; returns the number of events written.
+pub(crate) fn compact_segment(
+    data_dir: &Path,
+    config: &StoreConfig,
+    dedup: &DedupIndex,
+    stats: &StoreStats,
+    id: u64,
+) -> Result<u64, StoreError> {
+    let wal_dir = data_dir.join("wal");
+    let contents = read_segment(&wal_dir, id)?;
+    let mut partitions: BTreeMap<(String, &str), Vec<&StoredEvent>> = BTreeMap::new();
+    for batch in &contents.batches {
+        for e in &batch.events {
+            partitions.entry((date_of(e.started_at_ms), &batch.app_id)).or_default().push(e);
+        }
+    }
+    let mut events = 0;
+    for ((date, app_id), mut rows) in partitions {
+        rows.sort_by(|a, b| {
+            (&a.org_unit, a.person, a.started_at_ms, a.event_id).cmp(&(&b.org_unit, b.person, b.started_at_ms, b.event_id))
+        });
+        let path = partition_dir(&data_dir.join("events"), &date, app_id)
+            .join(format!("part-{}.parquet", part_uuid(id, &date, app_id)));
+        let batch = lake::to_record_batch(app_id, &rows).map_err(|e| StoreError::Parquet(e.to_string()))?;
+        let props = lake::writer_properties(config.parquet_zstd_level, config.parquet_row_group_rows);
+        let bytes = lake::write_parquet_file(&path, &batch, props).map_err(StoreError::io(&path))?;
+        stats.parquet_files_written.fetch_add(1, Relaxed);
+        stats.parquet_bytes_written.fetch_add(bytes, Relaxed);
+        events += rows.len() as u64;
+    }
+    persist_dedup_keys(dedup, &contents.batches).map_err(StoreError::io(&data_dir.join("dedup")))?;
+    retire_segment(&wal_dir, id, &contents, stats)?;
+    stats.segments_compacted.fetch_add(1, Relaxed);
+    stats.events_compacted.fetch_add(events, Relaxed);
+    Ok(events)
+}
+
+/// A name that is the same every time this segment's partition is compacted.
+fn part_uuid(segment: u64, date: &str, app_id: &str) -> uuid::Uuid {
+    let digest = Sha256::new()
+        .chain_update(b"fingertip-part\0")
+        .chain_update(segment.to_le_bytes())
+        .chain_update(date.as_bytes())
+        .chain_update(b"\0")
+        .chain_update(app_id.as_bytes())
+        .finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Uuid::new_v8(bytes)
+}
+
+fn persist_dedup_keys(dedup: &DedupIndex, batches: &[StoredBatch]) -> std::io::Result<()> {
+    let mut by_day: BTreeMap<i64, Vec<u64>> = BTreeMap::new();
+    for b in batches {
+        let keys = by_day.entry(day_of(b.received_at_ms)).or_default();
+        keys.extend(b.events.iter().map(|e| dedup_key(&b.app_id, e.event_id)));
+    }
+    by_day.into_iter().try_for_each(|(day, keys)| dedup.persist(day, &keys))
+}
+
+fn retire_segment(wal_dir: &Path, id: u64, contents: &SegmentContents, stats: &StoreStats) -> Result<(), StoreError> {
+    let path = segment::segment_path(wal_dir, id);
+    let size = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    if contents.corrupt_ranges > 0 {
+        let quarantine = wal_dir.join("quarantine");
+        fs::create_dir_all(&quarantine).map_err(StoreError::io(&quarantine))?;
+        let target = quarantine.join(path.file_name().unwrap_or_default());
+        fs::rename(&path, &target).map_err(StoreError::io(&path))?;
+        sync_dir(&quarantine).map_err(StoreError::io(&quarantine))?;
+        stats.corrupt_segments_quarantined.fetch_add(1, Relaxed);
+        tracing::error!(
+            segment = id,
+            damaged_ranges = contents.corrupt_ranges,
+            recovered_records = contents.batches.len(),
+            quarantined = %target.display(),
+            "WAL segment held corrupted acknowledged data: the readable records were stored, the segment was quarantined for inspection."
+        );
+    } else {
+        fs::remove_file(&path).map_err(StoreError::io(&path))?;
+    }
+    if contents.torn_tail_bytes > 0 {
+        stats.torn_tail_bytes_dropped.fetch_add(contents.torn_tail_bytes as u64, Relaxed);
+        tracing::warn!(segment = id, bytes = contents.torn_tail_bytes, "Dropped a torn WAL tail (a write that was never acknowledged).");
+    }
+    sync_dir(wal_dir).map_err(StoreError::io(wal_dir))?;
+    let _ = stats.wal_bytes.fetch_update(Relaxed, Relaxed, |b| Some(b.saturating_sub(size)));
+    Ok(())
+}

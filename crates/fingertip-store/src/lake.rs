@@ -1,0 +1,134 @@
+//! The Parquet lake: partition paths and writing one file durably.
+//!
+//! `<data>/events/date=YYYY-MM-DD/app_id=<app>/part-<uuid>.parquet`, hive-style. A file is
+//! written as a hidden `.tmp` sibling, fsynced, renamed into place, and its directory (and any
+//! directory created for it) fsynced, so a reader sees either the whole file or nothing.
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::builder::{
+    FixedSizeBinaryBuilder, Float64Builder, ListBuilder, StringBuilder, TimestampMillisecondBuilder,
+};
+use arrow_array::{ArrayRef, RecordBatch};
+use fingertip_model::event_schema;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
+
+use crate::record::StoredEvent;
+
+/// Where the Parquet file of one partition of one WAL segment goes.
+pub fn partition_dir(events_dir: &Path, date: &str, app_id: &str) -> PathBuf {
+    events_dir.join(format!("date={date}")).join(format!("app_id={app_id}"))
+}
+
+/// The UTC calendar date of an instant, `YYYY-MM-DD`.
+pub fn date_of(ms: i64) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%d").to_string())
+        .unwrap_or_else(|| "1970-01-01".to_string())
+}
+
+/// Parquet settings: zstd, dictionary pages for the low-cardinality columns, large row groups.
+pub fn writer_properties(zstd_level: i32, row_group_rows: usize) -> WriterProperties {
+    let level = ZstdLevel::try_new(zstd_level).unwrap_or_default();
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(level))
+        .set_dictionary_enabled(true)
+        .set_column_dictionary_enabled(ColumnPath::from("event_id"), false)
+        .set_max_row_group_row_count(Some(row_group_rows))
+        .set_created_by(format!("fingertip {}", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// Builds the Arrow batch of events that all belong to `app_id`.
+pub fn to_record_batch(app_id: &str, events: &[&StoredEvent]) -> Result<RecordBatch, arrow_schema::ArrowError> {
+    let n = events.len();
+    let mut event_id = StringBuilder::with_capacity(n, n * 36);
+    let mut app = StringBuilder::with_capacity(n, n * app_id.len());
+    let mut org_unit = StringBuilder::with_capacity(n, n * 8);
+    let mut person = FixedSizeBinaryBuilder::with_capacity(n, 16);
+    let mut epoch = StringBuilder::with_capacity(n, n * 6);
+    let mut event_type = StringBuilder::with_capacity(n, n * 10);
+    let mut trigger = StringBuilder::with_capacity(n, n * 9);
+    let mut started = TimestampMillisecondBuilder::with_capacity(n).with_timezone("UTC");
+    let mut duration = Float64Builder::with_capacity(n);
+    let schema = event_schema();
+    let item = match schema.field(9).data_type() {
+        arrow_schema::DataType::List(f) => f.clone(),
+        _ => unreachable!("data_elements is a list"),
+    };
+    let mut elements = ListBuilder::new(StringBuilder::new()).with_field(item);
+    let mut uuid_buf = uuid::Uuid::encode_buffer();
+    for e in events {
+        event_id.append_value(uuid::Uuid::from_u128(e.event_id).hyphenated().encode_lower(&mut uuid_buf));
+        app.append_value(app_id);
+        org_unit.append_value(&e.org_unit);
+        person.append_value(e.person)?;
+        epoch.append_value(&e.key_epoch);
+        event_type.append_value(&e.event_type);
+        trigger.append_value(e.trigger.as_str());
+        started.append_value(e.started_at_ms);
+        duration.append_value(e.duration_s);
+        e.data_elements.iter().for_each(|d| elements.values().append_value(d));
+        elements.append(true);
+    }
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(event_id.finish()),
+        Arc::new(app.finish()),
+        Arc::new(org_unit.finish()),
+        Arc::new(person.finish()),
+        Arc::new(epoch.finish()),
+        Arc::new(event_type.finish()),
+        Arc::new(trigger.finish()),
+        Arc::new(started.finish()),
+        Arc::new(duration.finish()),
+        Arc::new(elements.finish()),
+    ];
+    RecordBatch::try_new(schema, columns)
+}
+
+/// Writes `batch` to `path` durably (tmp + fsync + rename + fsync dir). Returns bytes written.
+pub fn write_parquet_file(path: &Path, batch: &RecordBatch, props: WriterProperties) -> io::Result<u64> {
+    let dir = path.parent().ok_or_else(|| io::Error::other("file has no directory"))?;
+    create_dir_durable(dir)?;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("part");
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let file = File::create(&tmp)?;
+    let mut writer = ArrowWriter::try_new(BufWriter::with_capacity(1 << 20, file), batch.schema(), Some(props))
+        .map_err(io::Error::other)?;
+    writer.write(batch).map_err(io::Error::other)?;
+    let file = writer
+        .into_inner()
+        .map_err(io::Error::other)?
+        .into_inner()
+        .map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    let bytes = file.metadata()?.len();
+    drop(file);
+    fs::rename(&tmp, path)?;
+    crate::sync_dir(dir)?;
+    Ok(bytes)
+}
+
+/// `create_dir_all`, then fsync each directory created and its parent.
+fn create_dir_durable(dir: &Path) -> io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent() {
+        create_dir_durable(parent)?;
+    }
+    match fs::create_dir(dir) {
+        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+        _ => {}
+    }
+    match dir.parent() {
+        Some(parent) => crate::sync_dir(parent),
+        None => Ok(()),
+    }
+}

@@ -1,0 +1,324 @@
+//! Durable storage of anonymized events: the write-ahead log, the dedup index, compaction,
+//! and the Parquet lake layout.
+//!
+//! ```text
+//! append(payload) ──▶ WAL writer thread (group commit: one write + fdatasync per group)
+//!                        │ ack only after fdatasync
+//!                        ▼
+//!                  <data>/wal/<id>.wal ──seal (size/age/shutdown)──▶ compactor thread
+//!                                                                      │
+//!          <data>/events/date=YYYY-MM-DD/app_id=APP/part-<uuid>.parquet ◀┘ + <data>/dedup/
+//! ```
+//!
+//! This crate knows nothing of HTTP, keys or queries; it must not depend on DataFusion or
+//! OpenDP. Everything it is handed is already anonymized.
+
+pub mod compact;
+pub mod dedup;
+pub mod lake;
+pub mod record;
+mod stats;
+mod wal;
+
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot};
+
+pub use dedup::{DedupIndex, dedup_key};
+pub use record::{EventRef, RecordBuilder, StoredBatch, StoredEvent};
+pub use stats::{Histogram, LATENCY_BOUNDS_S, StoreStats};
+pub use wal::segment::{list_segments, segment_path};
+
+use wal::writer::{Command, Writer};
+
+/// `[store]` in `fingertip.toml`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// A WAL segment is sealed (and then compacted) once it holds this many bytes...
+    pub segment_max_bytes: u64,
+    /// ...or once it is this old and holds at least one record.
+    pub segment_max_age_ms: u64,
+    /// How often the compactor looks for work.
+    pub compaction_interval_ms: u64,
+    /// At most this many payload bytes share one fsync.
+    pub max_group_commit_bytes: usize,
+    /// Appends that may wait for the WAL writer before callers wait too (backpressure).
+    pub queue_depth: usize,
+    /// Re-sent events within this many days of the first receipt are duplicates.
+    pub dedup_window_days: u32,
+    pub parquet_zstd_level: i32,
+    pub parquet_row_group_rows: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            segment_max_bytes: 64 << 20,
+            segment_max_age_ms: 60_000,
+            compaction_interval_ms: 1_000,
+            max_group_commit_bytes: 8 << 20,
+            queue_depth: 4096,
+            dedup_window_days: 7,
+            parquet_zstd_level: 3,
+            parquet_row_group_rows: 1 << 20,
+        }
+    }
+}
+
+/// Storage errors. `Unavailable` is what a request sees when its events are not durable.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    #[error("the write-ahead log cannot be written right now; nothing was stored")]
+    Unavailable,
+    #[error("the store is shutting down")]
+    Closed,
+    #[error("I/O on {path}: {message}")]
+    Io { path: PathBuf, message: String },
+    #[error("Parquet encoding failed: {0}")]
+    Parquet(String),
+}
+
+impl StoreError {
+    pub(crate) fn io(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
+        move |e| StoreError::Io { path: path.to_path_buf(), message: e.to_string() }
+    }
+}
+
+/// What `Store::open` found in the WAL.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct RecoveryReport {
+    pub segments: usize,
+    pub events: u64,
+    pub torn_tail_bytes: usize,
+    pub corrupt_ranges: usize,
+    pub dedup_keys: usize,
+}
+
+/// The open store of one data directory.
+pub struct Store {
+    data_dir: PathBuf,
+    config: StoreConfig,
+    tx: mpsc::Sender<Command>,
+    sealed_below: Arc<AtomicU64>,
+    dedup: Arc<DedupIndex>,
+    stats: Arc<StoreStats>,
+    compaction: Mutex<()>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("data_dir", &self.data_dir).finish_non_exhaustive()
+    }
+}
+
+pub(crate) fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Makes a directory's entries durable.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+impl Store {
+    /// Opens the store, reading back every WAL segment a previous run left (their events'
+    /// dedup keys are remembered; the compactor turns them into Parquet), and starts the WAL
+    /// writer on a fresh segment.
+    pub fn open(data_dir: &Path, config: StoreConfig) -> Result<(Self, RecoveryReport), StoreError> {
+        let wal_dir = data_dir.join("wal");
+        for dir in [data_dir.to_path_buf(), wal_dir.clone(), data_dir.join("events")] {
+            fs::create_dir_all(&dir).map_err(StoreError::io(&dir))?;
+        }
+        sync_dir(data_dir).map_err(StoreError::io(data_dir))?;
+        let today = dedup::day_of(now_ms());
+        let dedup = Arc::new(DedupIndex::open(data_dir, config.dedup_window_days, today)
+            .map_err(StoreError::io(&data_dir.join("dedup")))?);
+        let stats = Arc::new(StoreStats::default());
+        let (report, next_id) = recover(&wal_dir, &dedup, &stats)?;
+        let (tx, rx) = mpsc::channel(config.queue_depth.max(1));
+        let writer = Writer::new(&wal_dir, next_id, config.segment_max_bytes, config.max_group_commit_bytes, stats.clone(), dedup.clone());
+        let sealed_below = writer.sealed_below.clone();
+        std::thread::Builder::new()
+            .name("fingertip-wal".into())
+            .spawn(move || writer.run(rx))
+            .map_err(StoreError::io(&wal_dir))?;
+        let store = Self { data_dir: data_dir.to_path_buf(), config, tx, sealed_below, dedup, stats, compaction: Mutex::new(()) };
+        Ok((store, report))
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    pub fn dedup(&self) -> &DedupIndex {
+        &self.dedup
+    }
+
+    pub fn stats(&self) -> &Arc<StoreStats> {
+        &self.stats
+    }
+
+    /// The WAL accepted its last write.
+    pub fn is_writable(&self) -> bool {
+        self.stats.wal_healthy.load(Relaxed)
+    }
+
+    /// The WAL accepted its last write and a probe file can be written and fsynced in the
+    /// WAL directory. Blocking; used by `/readyz`.
+    pub fn probe_writable(&self) -> bool {
+        let probe = self.data_dir.join("wal").join(".ready-probe");
+        let ok = File::create(&probe).and_then(|mut f| {
+            io::Write::write_all(&mut f, b"ok")?;
+            f.sync_data()
+        });
+        let _ = fs::remove_file(&probe);
+        ok.is_ok() && self.is_writable()
+    }
+
+    /// Appends one request's events (`payload` from a [`RecordBuilder`], `keys[i]` the
+    /// [`dedup_key`] of event `i`). Returns once the new events are written and fsynced, with
+    /// the indexes of the events that were re-sends (not written again); or with an error,
+    /// and then nothing of the payload will ever be read back.
+    pub async fn append(&self, payload: Vec<u8>, keys: Vec<u64>) -> Result<Vec<u32>, StoreError> {
+        let (done, wait) = oneshot::channel();
+        let day = dedup::day_of(now_ms());
+        let append = wal::writer::Append { payload, keys, day, done };
+        self.tx.send(Command::Append(append)).await.map_err(|_| StoreError::Closed)?;
+        wait.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Seals the active segment (if it holds records) so that it can be compacted.
+    pub async fn seal(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(Command::Seal(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+    }
+
+    fn seal_blocking(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.tx.blocking_send(Command::Seal(done)).is_ok() {
+            let _ = wait.blocking_recv();
+        }
+    }
+
+    /// Compacts every sealed segment, oldest first, stopping at the first error.
+    /// Returns the number of events written to Parquet. Blocking.
+    pub fn compact_sealed(&self) -> Result<u64, StoreError> {
+        let _guard = self.compaction.lock().unwrap_or_else(|e| e.into_inner());
+        let wal_dir = self.data_dir.join("wal");
+        let below = self.sealed_below.load(Relaxed);
+        let ids: Vec<u64> = list_segments(&wal_dir).map_err(StoreError::io(&wal_dir))?.into_iter().filter(|id| *id < below).collect();
+        self.stats.segments_pending.store(ids.len() as u64, Relaxed);
+        let mut events = 0;
+        for id in ids {
+            let result = compact::compact_segment(&self.data_dir, &self.config, &self.dedup, &self.stats, id);
+            match result {
+                Ok(n) => events += n,
+                Err(error) => {
+                    self.stats.compaction_errors.fetch_add(1, Relaxed);
+                    tracing::error!(%error, segment = id, "Compaction failed; the segment stays in the WAL and is retried.");
+                    return Err(error);
+                }
+            }
+            self.stats.segments_pending.fetch_sub(1, Relaxed);
+        }
+        Ok(events)
+    }
+
+    /// Seals and compacts everything (graceful shutdown). Blocking.
+    pub fn flush_blocking(&self) -> Result<u64, StoreError> {
+        self.seal_blocking();
+        self.compact_sealed()
+    }
+
+    /// Starts the background compactor: seals by age, compacts sealed segments, expires
+    /// dedup days. Stops when the returned handle is stopped or dropped.
+    pub fn spawn_compactor(self: &Arc<Self>) -> Compactor {
+        let stop = Arc::new(AtomicBool::new(false));
+        let store = self.clone();
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("fingertip-compactor".into())
+            .spawn(move || store.compactor_loop(&flag))
+            .ok();
+        Compactor { stop, thread }
+    }
+
+    fn compactor_loop(&self, stop: &AtomicBool) {
+        let tick = Duration::from_millis(self.config.compaction_interval_ms.max(10));
+        let max_age = Duration::from_millis(self.config.segment_max_age_ms);
+        let mut last_seal = (Instant::now(), self.stats.records_appended.load(Relaxed));
+        while !stop.load(Relaxed) {
+            std::thread::park_timeout(tick);
+            let appended = self.stats.records_appended.load(Relaxed);
+            if appended != last_seal.1 && last_seal.0.elapsed() >= max_age {
+                self.seal_blocking();
+                last_seal = (Instant::now(), appended);
+            }
+            let _ = self.compact_sealed();
+            if let Err(error) = self.dedup.expire(dedup::day_of(now_ms())) {
+                tracing::warn!(%error, "Could not expire old dedup days.");
+            }
+        }
+    }
+}
+
+/// The running compactor thread.
+#[derive(Debug)]
+pub struct Compactor {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Compactor {
+    /// Stops the thread and waits for its current pass to finish.
+    pub fn stop(mut self) {
+        self.halt();
+    }
+
+    fn halt(&mut self) {
+        self.stop.store(true, Relaxed);
+        if let Some(t) = self.thread.take() {
+            t.thread().unpark();
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Compactor {
+    fn drop(&mut self) {
+        self.halt();
+    }
+}
+
+/// Reads every existing segment, remembering dedup keys; returns the next segment id.
+fn recover(wal_dir: &Path, dedup: &DedupIndex, stats: &StoreStats) -> Result<(RecoveryReport, u64), StoreError> {
+    let ids = list_segments(wal_dir).map_err(StoreError::io(wal_dir))?;
+    let mut report = RecoveryReport { segments: ids.len(), ..Default::default() };
+    for &id in &ids {
+        let contents = compact::read_segment(wal_dir, id)?;
+        report.torn_tail_bytes += contents.torn_tail_bytes;
+        report.corrupt_ranges += contents.corrupt_ranges;
+        for batch in &contents.batches {
+            let keys: Vec<u64> = batch.events.iter().map(|e| dedup_key(&batch.app_id, e.event_id)).collect();
+            dedup.insert_all(dedup::day_of(batch.received_at_ms), &keys);
+            report.events += keys.len() as u64;
+        }
+        let size = fs::metadata(segment_path(wal_dir, id)).map(|m| m.len()).unwrap_or(0);
+        stats.wal_bytes.fetch_add(size, Relaxed);
+    }
+    if report.corrupt_ranges > 0 {
+        tracing::error!(ranges = report.corrupt_ranges, "The WAL holds corrupted acknowledged data; affected segments will be quarantined.");
+    }
+    report.dedup_keys = dedup.len();
+    Ok((report, ids.last().map_or(1, |id| id + 1)))
+}

@@ -1,0 +1,259 @@
+//! The WAL payload codec: one record holds the accepted events of one request.
+//!
+//! Layout (little-endian): `version u8 = 1`, `app_id` (u8 length + bytes), `received_at_ms i64`,
+//! `count u32`, then per event: `event_id [16]`, `person [16]`, `key_epoch`, `org_unit`,
+//! `event_type` (each u8 length + bytes), `trigger u8`, `started_at_ms i64`, `duration_s f64`,
+//! `n u16` data elements (each u8 length + bytes). Strings are at most 255 bytes; the model
+//! limits them to 64.
+
+use fingertip_model::Trigger;
+
+const VERSION: u8 = 1;
+
+/// One anonymized event, borrowed, ready to be written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRef<'a> {
+    pub event_id: u128,
+    pub person: [u8; 16],
+    pub key_epoch: &'a str,
+    pub org_unit: &'a str,
+    pub event_type: &'a str,
+    pub trigger: Trigger,
+    pub started_at_ms: i64,
+    pub duration_s: f64,
+    pub data_elements: &'a [&'a str],
+}
+
+/// One anonymized event, owned, as read back from the WAL.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    pub event_id: u128,
+    pub person: [u8; 16],
+    pub key_epoch: String,
+    pub org_unit: String,
+    pub event_type: String,
+    pub trigger: Trigger,
+    pub started_at_ms: i64,
+    pub duration_s: f64,
+    pub data_elements: Vec<String>,
+}
+
+impl StoredEvent {
+    /// Borrows this event for re-encoding; `elements` must be its data elements.
+    pub fn as_ref<'a>(&'a self, elements: &'a [&'a str]) -> EventRef<'a> {
+        EventRef {
+            event_id: self.event_id,
+            person: self.person,
+            key_epoch: &self.key_epoch,
+            org_unit: &self.org_unit,
+            event_type: &self.event_type,
+            trigger: self.trigger,
+            started_at_ms: self.started_at_ms,
+            duration_s: self.duration_s,
+            data_elements: elements,
+        }
+    }
+}
+
+/// The events of one request as read back from the WAL.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredBatch {
+    pub app_id: String,
+    pub received_at_ms: i64,
+    pub events: Vec<StoredEvent>,
+}
+
+/// Builds one WAL payload.
+#[derive(Debug)]
+pub struct RecordBuilder {
+    buf: Vec<u8>,
+    count: u32,
+    count_at: usize,
+}
+
+impl RecordBuilder {
+    pub fn new(app_id: &str, received_at_ms: i64, capacity_events: usize) -> Self {
+        let mut buf = Vec::with_capacity(16 + app_id.len() + capacity_events * 96);
+        buf.push(VERSION);
+        put_str(&mut buf, app_id);
+        buf.extend_from_slice(&received_at_ms.to_le_bytes());
+        let count_at = buf.len();
+        buf.extend_from_slice(&0u32.to_le_bytes());
+        Self { buf, count: 0, count_at }
+    }
+
+    pub fn push(&mut self, e: &EventRef<'_>) {
+        let b = &mut self.buf;
+        b.extend_from_slice(&e.event_id.to_le_bytes());
+        b.extend_from_slice(&e.person);
+        put_str(b, e.key_epoch);
+        put_str(b, e.org_unit);
+        put_str(b, e.event_type);
+        b.push(e.trigger.to_u8());
+        b.extend_from_slice(&e.started_at_ms.to_le_bytes());
+        b.extend_from_slice(&e.duration_s.to_le_bytes());
+        b.extend_from_slice(&(e.data_elements.len() as u16).to_le_bytes());
+        for d in e.data_elements {
+            put_str(b, d);
+        }
+        self.count += 1;
+    }
+
+    pub fn len(&self) -> u32 {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    pub fn finish(mut self) -> Vec<u8> {
+        self.buf[self.count_at..self.count_at + 4].copy_from_slice(&self.count.to_le_bytes());
+        self.buf
+    }
+}
+
+fn put_str(buf: &mut Vec<u8>, s: &str) {
+    let bytes = &s.as_bytes()[..s.len().min(255)];
+    buf.push(bytes.len() as u8);
+    buf.extend_from_slice(bytes);
+}
+
+/// A payload that does not decode (only possible with a checksum collision or a bug).
+#[derive(Debug, thiserror::Error)]
+#[error("WAL record payload does not decode at byte {offset}")]
+pub struct DecodeError {
+    pub offset: usize,
+}
+
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        let end = self.pos.checked_add(n).filter(|e| *e <= self.buf.len());
+        let end = end.ok_or(DecodeError { offset: self.pos })?;
+        let out = &self.buf[self.pos..end];
+        self.pos = end;
+        Ok(out)
+    }
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
+        let at = self.pos;
+        self.take(N)?.try_into().map_err(|_| DecodeError { offset: at })
+    }
+    fn u8(&mut self) -> Result<u8, DecodeError> {
+        Ok(self.take(1)?[0])
+    }
+    fn string(&mut self) -> Result<String, DecodeError> {
+        let n = self.u8()? as usize;
+        let at = self.pos;
+        let bytes = self.take(n)?;
+        String::from_utf8(bytes.to_vec()).map_err(|_| DecodeError { offset: at })
+    }
+}
+
+/// Decodes one payload.
+pub fn decode(payload: &[u8]) -> Result<StoredBatch, DecodeError> {
+    let mut r = Reader { buf: payload, pos: 0 };
+    if r.u8()? != VERSION {
+        return Err(DecodeError { offset: 0 });
+    }
+    let app_id = r.string()?;
+    let received_at_ms = i64::from_le_bytes(r.array()?);
+    let count = u32::from_le_bytes(r.array()?) as usize;
+    let mut events = Vec::with_capacity(count.min(payload.len() / 40));
+    for _ in 0..count {
+        events.push(decode_event(&mut r)?);
+    }
+    if r.pos != payload.len() {
+        return Err(DecodeError { offset: r.pos });
+    }
+    Ok(StoredBatch { app_id, received_at_ms, events })
+}
+
+fn decode_event(r: &mut Reader<'_>) -> Result<StoredEvent, DecodeError> {
+    let event_id = u128::from_le_bytes(r.array()?);
+    let person = r.array()?;
+    let key_epoch = r.string()?;
+    let org_unit = r.string()?;
+    let event_type = r.string()?;
+    let at = r.pos;
+    let trigger = Trigger::from_u8(r.u8()?).ok_or(DecodeError { offset: at })?;
+    let started_at_ms = i64::from_le_bytes(r.array()?);
+    let duration_s = f64::from_le_bytes(r.array()?);
+    let n = u16::from_le_bytes(r.array()?) as usize;
+    let data_elements = (0..n).map(|_| r.string()).collect::<Result<_, _>>()?;
+    Ok(StoredEvent {
+        event_id,
+        person,
+        key_epoch,
+        org_unit,
+        event_type,
+        trigger,
+        started_at_ms,
+        duration_s,
+        data_elements,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let mut b = RecordBuilder::new("attendance", 1_700_000_000_000, 2);
+        let elements = ["hh.size", "hh.income"];
+        let e = EventRef {
+            event_id: 42,
+            person: [7; 16],
+            key_epoch: "2026Q4",
+            org_unit: "u-1",
+            event_type: "check_in",
+            trigger: Trigger::Mandatory,
+            started_at_ms: 1_700_000_000_000,
+            duration_s: 12.5,
+            data_elements: &elements,
+        };
+        b.push(&e);
+        b.push(&EventRef { data_elements: &[], ..e.clone() });
+        let batch = decode(&b.finish()).unwrap();
+        assert_eq!(batch.app_id, "attendance");
+        assert_eq!(batch.events.len(), 2);
+        assert_eq!(batch.events[0].data_elements, vec!["hh.size", "hh.income"]);
+        assert_eq!(batch.events[1].trigger, Trigger::Mandatory);
+        assert_eq!(batch.events[1].duration_s, 12.5);
+    }
+
+    #[test]
+    fn truncated_payloads_fail_cleanly() {
+        let mut b = RecordBuilder::new("a", 0, 1);
+        b.push(&EventRef {
+            event_id: 1,
+            person: [0; 16],
+            key_epoch: "2026Q4",
+            org_unit: "u",
+            event_type: "login",
+            trigger: Trigger::Unknown,
+            started_at_ms: 0,
+            duration_s: 0.0,
+            data_elements: &["x"],
+        });
+        let bytes = b.finish();
+        for cut in 0..bytes.len() {
+            assert!(decode(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+    }
+}
+
+/// The number of events in a payload built by [`RecordBuilder`] (0 if it is not one).
+pub fn event_count(payload: &[u8]) -> u64 {
+    let Some(&app_len) = payload.get(1) else { return 0 };
+    let at = 2 + app_len as usize + 8;
+    payload
+        .get(at..at + 4)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, |b| u64::from(u32::from_le_bytes(b)))
+}

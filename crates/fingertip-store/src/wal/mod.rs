@@ -1,0 +1,4 @@
+//! The write-ahead log: segment files, the group-commit writer, and recovery reads.
+
+pub mod segment;
+pub(crate) mod writer;

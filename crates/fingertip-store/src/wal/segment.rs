@@ -1,0 +1,206 @@
+//! WAL segment files: the header, record framing, and a scan that tells a torn tail (never
+//! acknowledged, dropped) from corruption inside acknowledged data (quarantined, reported).
+//!
+//! A segment is `<id:020>.wal`: a 32-byte header (`magic`, `id u64`, `prev_valid_len u64`,
+//! reserved) and then records `[len u32][crc32 u32][seq u64][payload]`, where `len` counts
+//! `seq` and the payload and the CRC covers the same bytes. `seq` increases by one per record
+//! within a segment. `prev_valid_len` is how many bytes of the *previous* segment are valid
+//! (`u64::MAX`: all of it); it is set when a write or fsync failed and the writer moved on, so
+//! the records of the failed (never acknowledged) group are never read.
+
+use std::fs;
+use std::io;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+pub const MAGIC: [u8; 8] = *b"FTWAL\0v1";
+pub const HEADER_LEN: usize = 32;
+const FRAME_LEN: usize = 8;
+/// No record is larger than this (a request body is far smaller).
+pub const MAX_RECORD_LEN: usize = 256 << 20;
+pub const ALL_VALID: u64 = u64::MAX;
+
+pub fn segment_path(dir: &Path, id: u64) -> PathBuf {
+    dir.join(format!("{id:020}.wal"))
+}
+
+/// Ids of the segment files in `dir`, ascending.
+pub fn list_segments(dir: &Path) -> io::Result<Vec<u64>> {
+    let mut ids: Vec<u64> = fs::read_dir(dir)?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name();
+            let name = name.to_str()?;
+            name.strip_suffix(".wal")?.parse().ok()
+        })
+        .collect();
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+pub fn encode_header(id: u64, prev_valid_len: u64) -> [u8; HEADER_LEN] {
+    let mut h = [0u8; HEADER_LEN];
+    h[..8].copy_from_slice(&MAGIC);
+    h[8..16].copy_from_slice(&id.to_le_bytes());
+    h[16..24].copy_from_slice(&prev_valid_len.to_le_bytes());
+    h
+}
+
+/// `(id, prev_valid_len)` of a header, or `None` if the bytes are not one.
+pub fn decode_header(bytes: &[u8]) -> Option<(u64, u64)> {
+    if bytes.len() < HEADER_LEN || bytes[..8] != MAGIC {
+        return None;
+    }
+    let id = u64::from_le_bytes(bytes[8..16].try_into().ok()?);
+    let prev = u64::from_le_bytes(bytes[16..24].try_into().ok()?);
+    Some((id, prev))
+}
+
+/// Appends one framed record to `out`.
+pub fn frame(seq: u64, payload: &[u8], out: &mut Vec<u8>) {
+    let len = (8 + payload.len()) as u32;
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&seq.to_le_bytes());
+    hasher.update(payload);
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&hasher.finalize().to_le_bytes());
+    out.extend_from_slice(&seq.to_le_bytes());
+    out.extend_from_slice(payload);
+}
+
+/// What a scan of one segment found.
+#[derive(Debug, Default)]
+pub struct SegmentScan {
+    /// Byte ranges of the payloads of the valid records, in order.
+    pub records: Vec<Range<usize>>,
+    /// Bytes at the end that hold no valid record: a write that never completed.
+    pub torn_tail_bytes: usize,
+    /// Damaged byte ranges followed by valid records: acknowledged data was corrupted.
+    pub corrupt: Vec<Range<usize>>,
+    /// The file has no complete header (a crash while it was being created).
+    pub headerless: bool,
+}
+
+struct Record {
+    seq: u64,
+    payload: Range<usize>,
+    end: usize,
+}
+
+fn parse_at(bytes: &[u8], pos: usize) -> Option<Record> {
+    let head = bytes.get(pos..pos + FRAME_LEN)?;
+    let len = u32::from_le_bytes(head[..4].try_into().ok()?) as usize;
+    let crc = u32::from_le_bytes(head[4..8].try_into().ok()?);
+    if !(8..=MAX_RECORD_LEN).contains(&len) {
+        return None;
+    }
+    let body = bytes.get(pos + FRAME_LEN..pos + FRAME_LEN + len)?;
+    if crc32fast::hash(body) != crc {
+        return None;
+    }
+    let seq = u64::from_le_bytes(body[..8].try_into().ok()?);
+    let start = pos + FRAME_LEN + 8;
+    Some(Record { seq, payload: start..pos + FRAME_LEN + len, end: pos + FRAME_LEN + len })
+}
+
+/// Scans `bytes` (a whole segment), reading at most `valid_len` bytes.
+pub fn scan(bytes: &[u8], valid_len: u64) -> SegmentScan {
+    let mut out = SegmentScan::default();
+    if decode_header(bytes).is_none() {
+        out.headerless = true;
+        return out;
+    }
+    let end = usize::try_from(valid_len).unwrap_or(usize::MAX).min(bytes.len());
+    let bytes = &bytes[..end];
+    let mut pos = HEADER_LEN;
+    let mut last_seq: Option<u64> = None;
+    while pos < end {
+        match parse_at(bytes, pos).filter(|r| last_seq.is_none_or(|s| r.seq > s)) {
+            Some(r) => {
+                last_seq = Some(r.seq);
+                out.records.push(r.payload);
+                pos = r.end;
+            }
+            None => match resync(bytes, pos + 1, last_seq) {
+                Some(next) => {
+                    out.corrupt.push(pos..next);
+                    pos = next;
+                }
+                None => {
+                    out.torn_tail_bytes = end - pos;
+                    break;
+                }
+            },
+        }
+    }
+    out
+}
+
+/// The first position after `from` where a valid record with a later sequence number starts.
+fn resync(bytes: &[u8], from: usize, last_seq: Option<u64>) -> Option<usize> {
+    (from..bytes.len().saturating_sub(FRAME_LEN + 8)).find(|&p| {
+        parse_at(bytes, p).is_some_and(|r| last_seq.is_none_or(|s| r.seq > s))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn segment(payloads: &[&[u8]]) -> Vec<u8> {
+        let mut out = encode_header(1, ALL_VALID).to_vec();
+        for (seq, p) in payloads.iter().enumerate() {
+            frame(seq as u64, p, &mut out);
+        }
+        out
+    }
+
+    #[test]
+    fn clean_segment() {
+        let bytes = segment(&[b"one", b"two"]);
+        let s = scan(&bytes, ALL_VALID);
+        assert_eq!(s.records.len(), 2);
+        assert_eq!(&bytes[s.records[1].clone()], b"two");
+        assert_eq!((s.torn_tail_bytes, s.corrupt.len()), (0, 0));
+    }
+
+    #[test]
+    fn every_truncation_is_a_torn_tail() {
+        let bytes = segment(&[b"one", b"two", b"three"]);
+        let full = scan(&bytes, ALL_VALID).records;
+        for cut in HEADER_LEN..bytes.len() {
+            let s = scan(&bytes[..cut], ALL_VALID);
+            assert!(s.corrupt.is_empty(), "cut {cut}");
+            assert_eq!(s.records, full[..s.records.len()].to_vec());
+            assert!(s.records.len() < 3);
+        }
+    }
+
+    #[test]
+    fn zero_filled_tail_is_torn() {
+        let mut bytes = segment(&[b"one"]);
+        bytes.extend_from_slice(&[0u8; 4096]);
+        let s = scan(&bytes, ALL_VALID);
+        assert_eq!((s.records.len(), s.torn_tail_bytes, s.corrupt.len()), (1, 4096, 0));
+    }
+
+    #[test]
+    fn a_flipped_bit_inside_is_corruption_and_later_records_survive() {
+        let mut bytes = segment(&[b"one", b"two", b"three"]);
+        let second = scan(&bytes, ALL_VALID).records[1].start;
+        bytes[second] ^= 0x40;
+        let s = scan(&bytes, ALL_VALID);
+        assert_eq!(s.corrupt.len(), 1);
+        assert_eq!(s.records.len(), 2);
+        assert_eq!(&bytes[s.records[1].clone()], b"three");
+    }
+
+    #[test]
+    fn valid_len_hides_a_failed_group() {
+        let bytes = segment(&[b"acked", b"failed"]);
+        let acked_end = scan(&bytes, ALL_VALID).records[0].end;
+        let s = scan(&bytes, acked_end as u64);
+        assert_eq!(s.records.len(), 1);
+        assert!(scan(&bytes[..10], ALL_VALID).headerless);
+    }
+}

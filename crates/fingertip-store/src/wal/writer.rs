@@ -1,0 +1,241 @@
+//! The WAL writer: one thread that owns the active segment and commits in groups.
+//!
+//! Requests hand their payload to the thread and wait. The thread takes everything queued,
+//! writes it with one `write`, calls `fdatasync` once, and only then answers every waiter, so
+//! concurrent requests share an fsync. If the write or the fsync fails, every waiter of that
+//! group gets an error, the segment is abandoned (never written again, never retried), and the
+//! next segment's header records how many bytes of the abandoned one are valid.
+//!
+//! The writer is also the only place that decides whether an event is a re-send: it checks
+//! each record's dedup keys before writing, remembers them when the group is durable and
+//! forgets them when it is not. So a re-send racing its original can never be reported as a
+//! duplicate of something that then failed to be stored.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Instant;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::segment::{self, ALL_VALID};
+use crate::record::{self, RecordBuilder};
+use crate::{DedupIndex, StoreError, StoreStats, sync_dir};
+
+/// One request's events: the encoded payload and the dedup key of each event, in order.
+pub(crate) struct Append {
+    pub payload: Vec<u8>,
+    pub keys: Vec<u64>,
+    pub day: i64,
+    pub done: oneshot::Sender<Result<Vec<u32>, StoreError>>,
+}
+
+pub(crate) enum Command {
+    Append(Append),
+    /// Close the active segment if it holds records, so it can be compacted.
+    Seal(oneshot::Sender<()>),
+}
+
+struct Active {
+    id: u64,
+    file: File,
+    len: u64,
+    next_seq: u64,
+    opened_ms: i64,
+}
+
+pub(crate) struct Writer {
+    dir: PathBuf,
+    max_segment_bytes: u64,
+    max_group_bytes: usize,
+    active: Option<Active>,
+    /// The id the next segment gets.
+    next_id: u64,
+    /// Valid length of the segment before `next_id`, when it was abandoned after an error.
+    pending_prev_valid: u64,
+    /// Segments with a smaller id are sealed and may be compacted.
+    pub(crate) sealed_below: Arc<AtomicU64>,
+    stats: Arc<StoreStats>,
+    dedup: Arc<DedupIndex>,
+    buf: Vec<u8>,
+}
+
+impl Writer {
+    pub(crate) fn new(
+        dir: &Path,
+        next_id: u64,
+        max_segment_bytes: u64,
+        max_group_bytes: usize,
+        stats: Arc<StoreStats>,
+        dedup: Arc<DedupIndex>,
+    ) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+            max_segment_bytes,
+            max_group_bytes,
+            active: None,
+            next_id,
+            pending_prev_valid: ALL_VALID,
+            sealed_below: Arc::new(AtomicU64::new(next_id)),
+            stats,
+            dedup,
+            buf: Vec::with_capacity(1 << 20),
+        }
+    }
+
+    /// Runs until every sender is gone.
+    pub(crate) fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+        while let Some(first) = rx.blocking_recv() {
+            let mut appends = Vec::new();
+            let mut seals = Vec::new();
+            let mut bytes = 0;
+            let mut next = Some(first);
+            while let Some(cmd) = next.take() {
+                match cmd {
+                    Command::Append(a) => {
+                        bytes += a.payload.len();
+                        appends.push(a);
+                    }
+                    Command::Seal(done) => seals.push(done),
+                }
+                if bytes < self.max_group_bytes {
+                    next = rx.try_recv().ok();
+                }
+            }
+            if !appends.is_empty() {
+                self.commit(appends);
+            }
+            if !seals.is_empty() {
+                self.seal();
+                seals.into_iter().for_each(|s| {
+                    let _ = s.send(());
+                });
+            }
+        }
+        self.seal();
+    }
+
+    fn commit(&mut self, group: Vec<Append>) {
+        let mut inserted = Vec::with_capacity(group.len());
+        let mut payloads = Vec::with_capacity(group.len());
+        for a in &group {
+            let fresh = self.dedup.check_and_insert(a.day, &a.keys);
+            let dups: Vec<u32> = (0..fresh.len() as u32).filter(|i| !fresh[*i as usize]).collect();
+            let kept: Vec<u64> = a.keys.iter().zip(&fresh).filter(|(_, f)| **f).map(|(k, _)| *k).collect();
+            payloads.push(drop_events(&a.payload, &dups));
+            inserted.push((a.day, kept, dups));
+        }
+        let result = self.write_group(payloads.iter().filter_map(|p| p.as_deref()));
+        match &result {
+            Ok(()) => {
+                self.stats.wal_healthy.store(true, Relaxed);
+                let events: u64 = inserted.iter().map(|(_, k, _)| k.len() as u64).sum();
+                self.stats.records_appended.fetch_add(group.len() as u64, Relaxed);
+                self.stats.events_appended.fetch_add(events, Relaxed);
+            }
+            Err(error) => {
+                self.stats.write_errors.fetch_add(1, Relaxed);
+                self.stats.wal_healthy.store(false, Relaxed);
+                tracing::error!(%error, "WAL write failed; the group is refused and the segment abandoned.");
+                inserted.iter().for_each(|(day, keys, _)| self.dedup.forget(*day, keys));
+            }
+        }
+        for (a, (_, _, dups)) in group.into_iter().zip(inserted) {
+            let _ = a.done.send(result.as_ref().map(|_| dups).map_err(|_| StoreError::Unavailable));
+        }
+        if self.active.as_ref().is_some_and(|a| a.len >= self.max_segment_bytes) {
+            self.seal();
+        }
+    }
+
+    fn write_group<'a>(&mut self, payloads: impl Iterator<Item = &'a [u8]>) -> io::Result<()> {
+        if self.active.is_none() {
+            self.open_segment()?;
+        }
+        // Unwrap safety: opened just above.
+        let active = self.active.as_mut().expect("active segment");
+        self.buf.clear();
+        for p in payloads {
+            segment::frame(active.next_seq, p, &mut self.buf);
+            active.next_seq += 1;
+        }
+        let started = Instant::now();
+        let written = active.file.write_all(&self.buf).and_then(|_| active.file.sync_data());
+        self.stats.fsync_seconds.observe(started.elapsed());
+        self.stats.fsyncs.fetch_add(1, Relaxed);
+        match written {
+            Ok(()) => {
+                active.len += self.buf.len() as u64;
+                self.stats.wal_bytes.fetch_add(self.buf.len() as u64, Relaxed);
+                Ok(())
+            }
+            Err(e) => {
+                self.abandon();
+                Err(e)
+            }
+        }
+    }
+
+    /// Gives up the active segment after an error; its valid prefix is remembered.
+    fn abandon(&mut self) {
+        if let Some(active) = self.active.take() {
+            self.pending_prev_valid = active.len;
+            // Seal it only once the next header (holding the valid length) is durable.
+            if self.open_segment().is_err() {
+                tracing::error!("Could not open a fresh WAL segment; ingest answers 503.");
+            }
+        }
+    }
+
+    fn open_segment(&mut self) -> io::Result<()> {
+        let id = self.next_id;
+        let path = segment::segment_path(&self.dir, id);
+        let mut file = OpenOptions::new().write(true).create_new(true).open(&path)?;
+        let header = segment::encode_header(id, self.pending_prev_valid);
+        let created = file.write_all(&header).and_then(|_| file.sync_all()).and_then(|_| sync_dir(&self.dir));
+        if let Err(e) = created {
+            drop(file);
+            let _ = std::fs::remove_file(&path);
+            return Err(e);
+        }
+        self.pending_prev_valid = ALL_VALID;
+        self.next_id = id + 1;
+        self.stats.wal_bytes.fetch_add(header.len() as u64, Relaxed);
+        self.active = Some(Active {
+            id,
+            file,
+            len: header.len() as u64,
+            next_seq: 0,
+            opened_ms: crate::now_ms(),
+        });
+        self.sealed_below.store(id, Relaxed);
+        Ok(())
+    }
+
+    /// Closes the active segment if it holds records. Everything in it is already durable.
+    fn seal(&mut self) {
+        if let Some(active) = self.active.take_if(|a| a.next_seq > 0) {
+            self.sealed_below.store(active.id + 1, Relaxed);
+            tracing::debug!(segment = active.id, bytes = active.len, age_ms = crate::now_ms() - active.opened_ms, "Sealed a WAL segment.");
+        }
+    }
+}
+
+/// The payload without the events at `drop` (sorted indexes); `None` when nothing is left.
+/// Re-sends are rare, so re-encoding here is cheap overall.
+fn drop_events<'p>(payload: &'p [u8], drop: &[u32]) -> Option<std::borrow::Cow<'p, [u8]>> {
+    if drop.is_empty() {
+        return Some(std::borrow::Cow::Borrowed(payload));
+    }
+    let batch = record::decode(payload).ok()?;
+    let mut builder = RecordBuilder::new(&batch.app_id, batch.received_at_ms, batch.events.len());
+    for (i, e) in batch.events.iter().enumerate() {
+        if drop.binary_search(&(i as u32)).is_err() {
+            let elements: Vec<&str> = e.data_elements.iter().map(String::as_str).collect();
+            builder.push(&e.as_ref(&elements));
+        }
+    }
+    (!builder.is_empty()).then(|| std::borrow::Cow::Owned(builder.finish()))
+}

@@ -1,0 +1,63 @@
+//! `fingertip`: the command-line shell over the Fingertip crates. It parses arguments, loads
+//! configuration, sets up logging and calls into the libraries; the work happens there.
+
+mod admin;
+mod config;
+mod serve;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "fingertip", version, about = "Measure the burden government apps put on front-line staff, without exposing anyone.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where the data lives and which config file to use.
+#[derive(clap::Args, Debug, Clone)]
+pub struct DataArgs {
+    /// The data directory (WAL, Parquet lake, keys, tokens, ledger).
+    #[arg(long, default_value = "./fingertip-data", env = "FINGERTIP_DATA")]
+    pub data: PathBuf,
+    /// A configuration file (default: <data>/fingertip.toml when present).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the ingestion and analysis server.
+    Serve(serve::ServeArgs),
+    /// Create, list or revoke API tokens.
+    #[command(subcommand)]
+    Token(admin::TokenCommand),
+    /// List or destroy epoch keys.
+    #[command(subcommand)]
+    Keys(admin::KeysCommand),
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    init_tracing();
+    match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Token(cmd) => admin::token(cmd),
+        Command::Keys(cmd) => admin::keys(cmd),
+    }
+}
+
+/// Logs go to stderr: JSON when stderr is not a terminal, human-readable otherwise.
+fn init_tracing() {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if std::io::stderr().is_terminal() {
+        builder.init();
+    } else {
+        builder.json().flatten_event(true).init();
+    }
+}

@@ -1,0 +1,87 @@
+//! `fingertip serve`: open the store, keys and tokens, run the server until SIGTERM/SIGINT,
+//! then drain, compact and exit 0.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use fingertip_anonymize::KeyStore;
+use fingertip_ingest::Ingestor;
+use fingertip_server::{Server, TokenStore};
+use fingertip_store::Store;
+use tokio::net::TcpListener;
+
+use crate::DataArgs;
+use crate::config::Config;
+
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Address to listen on (port 0 picks a free port; the address is printed on stdout).
+    #[arg(long)]
+    pub listen: Option<String>,
+}
+
+pub fn run(args: ServeArgs) -> Result<()> {
+    let mut config = Config::load(&args.data.data, args.data.config.as_deref())?;
+    if let Some(listen) = args.listen {
+        config.server.listen = listen;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(serve(config, args.data))
+}
+
+async fn serve(config: Config, data: DataArgs) -> Result<()> {
+    let dir = data.data;
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let keys = Arc::new(KeyStore::open(&dir, config.keys.clone())?);
+    destroy_expired_keys(&keys);
+    let (store, recovery) = Store::open(&dir, config.store.clone())?;
+    tracing::info!(segments = recovery.segments, events = recovery.events, torn_tail_bytes = recovery.torn_tail_bytes, corrupt_ranges = recovery.corrupt_ranges, "Opened the store.");
+    let store = Arc::new(store);
+    let compactor = store.spawn_compactor();
+    let ingestor = Ingestor::new(config.validator(&dir)?, keys.clone(), store.clone());
+    let tokens = TokenStore::open(&dir)?;
+    let listener = TcpListener::bind(&config.server.listen).await.with_context(|| format!("binding {}", config.server.listen))?;
+    let address = listener.local_addr()?;
+    println!("listening on {address}");
+    tracing::info!(%address, data = %dir.display(), "Serving.");
+    let server = Server::new(config.server.clone(), tokens, ingestor, None);
+    let key_sweeper = tokio::spawn(sweep_keys(keys));
+    server.run(listener, shutdown_signal()).await;
+    key_sweeper.abort();
+    compactor.stop();
+    let flushed = tokio::task::spawn_blocking(move || store.flush_blocking()).await?;
+    let events = flushed.context("final compaction failed; the WAL is kept and replayed on the next start")?;
+    tracing::info!(events, "Compacted the WAL; stopped cleanly.");
+    Ok(())
+}
+
+fn destroy_expired_keys(keys: &KeyStore) {
+    match keys.destroy_expired(chrono::Utc::now().timestamp_millis()) {
+        Ok(destroyed) if !destroyed.is_empty() => tracing::warn!(?destroyed, "Destroyed expired epoch keys."),
+        Ok(_) => {}
+        Err(error) => tracing::error!(%error, "Could not destroy expired epoch keys."),
+    }
+}
+
+async fn sweep_keys(keys: Arc<KeyStore>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        let keys = keys.clone();
+        let _ = tokio::task::spawn_blocking(move || destroy_expired_keys(&keys)).await;
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        tracing::error!("Could not install signal handlers.");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received."),
+        _ = int.recv() => tracing::info!("SIGINT received."),
+    }
+}
