@@ -1,1 +1,6 @@
-//! Shared helpers for the end-to-end tests.
+//! Helpers shared by the end-to-end tests: fixture lakes written straight to Parquet, the
+//! real `fingertip` binary as a child process, and a small HTTP client over real sockets.
+
+pub mod fixtures;
+pub mod http;
+pub mod server;

@@ -1,1 +1,28 @@
-//! fingertip-dp
+//! Differential privacy for Fingertip: the only crate that depends on OpenDP.
+//!
+//! It owns the mechanisms every release goes through (discrete Laplace sums and counts,
+//! partition selection by a noisy threshold, private quantiles), the 95% intervals that come
+//! with each released number, and the budget ledger that every release is charged to —
+//! durably — before its answer is returned.
+//!
+//! All noise is integer noise sampled by OpenDP (built with `contrib` and `use-openssl`, without
+//! `floating-point`, `idealized-numerics` or `honest-but-curious`). Callers scale real values
+//! to integers first. There is no other source of noise in Fingertip.
+//!
+//! ```
+//! use fingertip_dp::{Noise, laplace};
+//! let released = laplace(Noise::OpenDp, &[1200, 35], 1, 1, 1.0).unwrap();
+//! assert_eq!(released.values.len(), 2);
+//! assert_eq!(released.scale, 1.0);
+//! ```
+
+mod interval;
+mod ledger;
+mod mechanisms;
+
+pub use interval::{ci_half_width, ci95_half_width, discrete_laplace_tail};
+pub use ledger::{BudgetConfig, BudgetStatus, EpochBudget, Ledger, LedgerError, Spend, fingerprint};
+pub use mechanisms::{DpError, Noise, Released, Selected, laplace, quantile, select_partitions, threshold_for};
+
+#[cfg(all(feature = "test-util", not(debug_assertions)))]
+compile_error!("the `test-util` feature (no-noise releases) is for tests only and cannot be built in release mode");

@@ -1,1 +1,31 @@
-//! fingertip-query
+//! Differentially private SQL over the event lake, on Apache DataFusion.
+//!
+//! A researcher's query is planned by DataFusion, checked by the [`guard`] on the resolved
+//! logical plan, charged to the budget ledger, and rewritten into a person stage (grouped by
+//! pseudonym, never released) and a release stage (bounded contributions summed across
+//! persons), whose output is noised by `fingertip-dp` (OpenDP). HAVING, ORDER BY and LIMIT then
+//! run on the noisy values. See `docs/sql.md` and `docs/privacy.md`.
+//!
+//! This crate depends on DataFusion and `fingertip-dp`; it must never be a dependency of the
+//! ingest path.
+
+mod answer;
+mod bounds;
+mod engine;
+mod epochs;
+mod error;
+mod estimate;
+pub mod guard;
+pub mod lake;
+mod output;
+mod post;
+mod refusal;
+mod release;
+pub mod stages;
+
+pub use answer::{Answer, ColumnMeta};
+pub use bounds::{BoundsRequest, ResolvedBounds};
+pub use engine::{Engine, QueryConfig, QueryRequest};
+pub use epochs::{charged_epochs, known_epochs};
+pub use error::QueryError;
+pub use refusal::{Refusal, code};

@@ -1,0 +1,212 @@
+//! The mechanisms: every released number of Fingertip comes out of one of these functions,
+//! and every one of them is an OpenDP measurement whose privacy map is checked against the ε
+//! (and δ) it is given.
+
+use std::collections::HashMap;
+
+use opendp::domains::{AtomDomain, MapDomain, VectorDomain};
+use opendp::measurements::{make_laplace, make_laplace_threshold, make_private_quantile};
+use opendp::measures::{Approximate, MaxDivergence};
+use opendp::metrics::{AbsoluteDistance, L01InfDistance, L1Distance, SymmetricDistance};
+
+/// How releases are noised. `OpenDp` is the only strategy a shipped binary can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Noise {
+    /// Discrete noise sampled by OpenDP with OpenSSL's secure RNG.
+    OpenDp,
+    /// Exact values, every non-empty group kept: for golden tests only.
+    #[cfg(feature = "test-util")]
+    NoNoise,
+}
+
+impl Noise {
+    /// True for the test-only exact strategy.
+    fn is_exact(self) -> bool {
+        #[cfg(feature = "test-util")]
+        if self == Noise::NoNoise {
+            return true;
+        }
+        let _ = self;
+        false
+    }
+}
+
+/// A mechanism could not be built or run.
+#[derive(Debug, thiserror::Error)]
+pub enum DpError {
+    #[error("invalid privacy parameters: {0}")]
+    InvalidParameters(String),
+    #[error("OpenDP: {0}")]
+    OpenDp(String),
+}
+
+fn opendp_err(e: opendp::error::Error) -> DpError {
+    DpError::OpenDp(e.to_string())
+}
+
+fn check_epsilon(epsilon: f64) -> Result<(), DpError> {
+    if epsilon.is_finite() && epsilon > 0.0 {
+        Ok(())
+    } else {
+        Err(DpError::InvalidParameters(format!("ε must be a positive number, not {epsilon}")))
+    }
+}
+
+/// Noisy values and the noise scale used (integer units).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Released {
+    pub values: Vec<i64>,
+    pub scale: f64,
+    /// The ε the OpenDP privacy map charges for this release.
+    pub epsilon: f64,
+}
+
+/// Adds discrete Laplace noise to one value per group. A person changes at most `l0` groups,
+/// each by at most `linf`, so the L1 sensitivity is `l0 · linf` and the scale is that over ε.
+pub fn laplace(noise: Noise, values: &[i64], l0: u32, linf: i64, epsilon: f64) -> Result<Released, DpError> {
+    check_epsilon(epsilon)?;
+    let l1 = i64::from(l0.max(1)) * linf.max(0);
+    let scale = l1 as f64 / epsilon;
+    if noise.is_exact() {
+        return Ok(Released { values: values.to_vec(), scale, epsilon });
+    }
+    let m = make_laplace::<_, _, MaxDivergence>(VectorDomain::new(AtomDomain::<i64>::default()), L1Distance::<i64>::default(), scale, None)
+        .map_err(opendp_err)?;
+    let charged = m.map(&l1).map_err(opendp_err)?;
+    if charged > epsilon * (1.0 + 1e-9) {
+        return Err(DpError::OpenDp(format!("privacy map charged ε={charged} for a budget of {epsilon}")));
+    }
+    let values = m.invoke(&values.to_vec()).map_err(opendp_err)?;
+    Ok(Released { values, scale, epsilon: charged })
+}
+
+/// The groups that passed partition selection, with their noisy person counts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Selected {
+    /// `(group index, noisy count)` of the kept groups, in index order.
+    pub kept: Vec<(usize, i64)>,
+    pub scale: f64,
+    pub threshold: i64,
+    pub epsilon: f64,
+    pub delta: f64,
+}
+
+fn threshold_measurement(
+    scale: f64,
+    threshold: i64,
+) -> Result<
+    opendp::core::Measurement<MapDomain<AtomDomain<u64>, AtomDomain<i64>>, L01InfDistance<AbsoluteDistance<i64>>, Approximate<MaxDivergence>, HashMap<u64, i64>>,
+    DpError,
+> {
+    let domain = MapDomain::new(AtomDomain::<u64>::default(), AtomDomain::<i64>::default());
+    make_laplace_threshold(domain, L01InfDistance::default(), scale, threshold, None).map_err(opendp_err)
+}
+
+/// The smallest threshold at which releasing noisy person counts (one person in at most `l0`
+/// groups, at most 1 per group) costs no more than `delta`, and the (ε, δ) it costs.
+pub fn threshold_for(l0: u32, epsilon: f64, delta: f64) -> Result<(i64, f64, f64, f64), DpError> {
+    check_epsilon(epsilon)?;
+    if !(delta > 0.0 && delta < 1.0) {
+        return Err(DpError::InvalidParameters(format!("δ must be in (0, 1), not {delta}")));
+    }
+    let l0 = l0.max(1);
+    let d_in = (l0, i64::from(l0), 1i64);
+    let scale = f64::from(l0) / epsilon;
+    let cost = |t: i64| threshold_measurement(scale, t).and_then(|m| m.map(&d_in).map_err(opendp_err));
+    let (mut lo, mut hi) = (1i64, 2i64);
+    while cost(hi)?.1 > delta {
+        lo = hi;
+        hi = hi.checked_mul(2).ok_or_else(|| DpError::InvalidParameters("δ is too small".into()))?;
+    }
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if cost(mid)?.1 <= delta { hi = mid } else { lo = mid + 1 }
+    }
+    let (eps, del) = cost(hi)?;
+    Ok((hi, scale, eps, del))
+}
+
+/// DP partition selection: noisy person counts, keeping the groups whose noisy count reaches
+/// the threshold that makes the release (ε, δ)-DP.
+pub fn select_partitions(noise: Noise, person_counts: &[i64], l0: u32, epsilon: f64, delta: f64) -> Result<Selected, DpError> {
+    let (threshold, scale, eps, del) = threshold_for(l0, epsilon, delta)?;
+    if noise.is_exact() {
+        let kept = person_counts.iter().enumerate().filter(|(_, c)| **c > 0).map(|(i, c)| (i, *c)).collect();
+        return Ok(Selected { kept, scale, threshold: 1, epsilon: eps, delta: del });
+    }
+    let m = threshold_measurement(scale, threshold)?;
+    let input: HashMap<u64, i64> = person_counts.iter().enumerate().map(|(i, c)| (i as u64, *c)).collect();
+    let mut kept: Vec<(usize, i64)> = m.invoke(&input).map_err(opendp_err)?.into_iter().map(|(k, v)| (k as usize, v)).collect();
+    kept.sort_unstable();
+    Ok(Selected { kept, scale, threshold, epsilon: eps, delta: del })
+}
+
+/// A private quantile (exponential mechanism over `candidates`, OpenDP's
+/// `make_private_quantile`) of `values`, where one person contributes at most `d_in` values.
+/// Returns the chosen candidate and the scale of the score noise.
+pub fn quantile(noise: Noise, values: Vec<i64>, candidates: Vec<i64>, alpha: f64, d_in: u32, epsilon: f64) -> Result<(i64, f64), DpError> {
+    check_epsilon(epsilon)?;
+    if candidates.is_empty() || !(0.0..=1.0).contains(&alpha) {
+        return Err(DpError::InvalidParameters("a quantile needs candidates and α in [0, 1]".into()));
+    }
+    let build = |scale: f64| {
+        make_private_quantile(VectorDomain::new(AtomDomain::<i64>::default()), SymmetricDistance, MaxDivergence, candidates.clone(), alpha, scale)
+            .map_err(opendp_err)
+    };
+    // The privacy map is proportional to 1/scale: measure it at scale 1 and rescale.
+    let d_in = d_in.max(1);
+    let eps_at_1 = build(1.0)?.map(&d_in).map_err(opendp_err)?;
+    let scale = eps_at_1 / epsilon * (1.0 + 1e-9);
+    if noise.is_exact() {
+        let mut sorted = values;
+        sorted.sort_unstable();
+        let target = sorted.get(((sorted.len() as f64 - 1.0) * alpha).round().max(0.0) as usize).copied().unwrap_or(0);
+        let nearest = candidates.iter().min_by_key(|c| (**c - target).unsigned_abs()).copied().unwrap_or(0);
+        return Ok((nearest, scale));
+    }
+    let m = build(scale)?;
+    let charged = m.map(&d_in).map_err(opendp_err)?;
+    if charged > epsilon * (1.0 + 1e-6) {
+        return Err(DpError::OpenDp(format!("quantile privacy map charged ε={charged} for a budget of {epsilon}")));
+    }
+    Ok((m.invoke(&values).map_err(opendp_err)?, scale))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn laplace_charges_what_it_is_given() {
+        let r = laplace(Noise::OpenDp, &[100; 5], 2, 3, 0.5).unwrap();
+        assert_eq!(r.scale, 12.0);
+        assert!((r.epsilon - 0.5).abs() < 1e-9);
+        assert!(laplace(Noise::OpenDp, &[1], 1, 1, 0.0).is_err());
+        assert!(laplace(Noise::OpenDp, &[1], 1, 1, f64::NAN).is_err());
+    }
+
+    #[test]
+    fn thresholds_grow_with_groups_and_shrink_with_delta() {
+        let (t1, _, eps, del) = threshold_for(1, 1.0, 1e-6).unwrap();
+        assert!(del <= 1e-6 && eps <= 1.0 + 1e-9);
+        let (t4, ..) = threshold_for(4, 1.0, 1e-6).unwrap();
+        let (t1_loose, ..) = threshold_for(1, 1.0, 1e-3).unwrap();
+        assert!(t4 > t1 && t1_loose < t1, "{t1} {t4} {t1_loose}");
+        assert!((10..40).contains(&t1), "{t1}");
+    }
+
+    #[test]
+    fn selection_keeps_big_groups_and_drops_empty_ones() {
+        let s = select_partitions(Noise::OpenDp, &[5000, 0, 3000], 1, 1.0, 1e-6).unwrap();
+        let kept: Vec<usize> = s.kept.iter().map(|k| k.0).collect();
+        assert_eq!(kept, vec![0, 2]);
+    }
+
+    #[test]
+    fn quantile_of_a_clear_distribution() {
+        let values: Vec<i64> = (0..2000).map(|i| i % 100).collect();
+        let candidates: Vec<i64> = (0..=100).step_by(5).collect();
+        let (median, _) = quantile(Noise::OpenDp, values, candidates, 0.5, 1, 1.0).unwrap();
+        assert!((40..=60).contains(&median), "{median}");
+    }
+}

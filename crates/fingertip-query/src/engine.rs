@@ -1,0 +1,207 @@
+//! The query engine: SQL in, a differentially private answer out.
+//!
+//! parse → plan → guard → charge the ledger (fsync) → person stage → (estimate bounds) →
+//! release stage → noise → post-processing → answer. Nothing computed from the data leaves
+//! this function except through the noise mechanisms.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use datafusion::datasource::{MemTable, provider_as_source};
+use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
+use datafusion::prelude::SessionContext;
+use fingertip_anonymize::EpochScheme;
+use fingertip_dp::{Ledger, Noise, Spend, fingerprint};
+use fingertip_model::Catalog;
+use serde::{Deserialize, Serialize};
+
+use crate::answer::Answer;
+use crate::bounds::{self, BoundsRequest};
+use crate::error::QueryError;
+use crate::guard::{self, Analyzed};
+use crate::refusal::{Refusal, code};
+use crate::stages::{self, Quantities};
+use crate::{estimate, lake, output, post, release};
+
+/// `[query]` in `fingertip.toml`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueryConfig {
+    /// δ of partition selection when a request does not give one.
+    pub default_delta: f64,
+    /// Groups whose noisy person count is below this are withheld.
+    pub min_persons: u32,
+    /// The largest ε one query may ask for.
+    pub max_epsilon_per_query: f64,
+    /// Share of a query's ε spent on estimating the bounds it did not give.
+    pub estimation_share: f64,
+    /// DataFusion partitions (0: one per core).
+    pub threads: usize,
+}
+
+impl Default for QueryConfig {
+    fn default() -> Self {
+        Self { default_delta: 1e-6, min_persons: 10, max_epsilon_per_query: 5.0, estimation_share: 0.1, threads: 0 }
+    }
+}
+
+/// One query.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueryRequest {
+    pub sql: String,
+    pub epsilon: f64,
+    #[serde(default)]
+    pub delta: Option<f64>,
+    #[serde(default)]
+    pub bounds: BoundsRequest,
+}
+
+/// Answers DP queries over one data directory.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    data_dir: PathBuf,
+    catalog: Catalog,
+    config: QueryConfig,
+    ledger: Ledger,
+    scheme: EpochScheme,
+    noise: Noise,
+}
+
+/// The ε of one query, split across its parts.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Split {
+    pub estimate_each: f64,
+    pub persons: f64,
+    pub quantity: f64,
+}
+
+impl Engine {
+    pub fn new(data_dir: &Path, catalog: Catalog, config: QueryConfig, ledger: Ledger, scheme: EpochScheme) -> Self {
+        Self { data_dir: data_dir.to_path_buf(), catalog, config, ledger, scheme, noise: Noise::OpenDp }
+    }
+
+    /// Exact releases for golden tests (the `test-util` feature; never in a shipped binary).
+    #[cfg(feature = "test-util")]
+    pub fn without_noise(mut self) -> Self {
+        self.noise = Noise::NoNoise;
+        self
+    }
+
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    pub fn config(&self) -> &QueryConfig {
+        &self.config
+    }
+
+    /// Answers `request` for `principal`, charging the ledger first.
+    pub async fn run(&self, principal: &str, request: &QueryRequest) -> Result<Answer, QueryError> {
+        let delta = self.check_parameters(request)?;
+        let (ctx, dims) = lake::session(&self.data_dir, self.config.threads, &self.catalog).await.map_err(QueryError::engine)?;
+        let statement = guard::parse_single_query(&request.sql)?;
+        let plan = ctx.state().statement_to_plan(statement).await.map_err(|e| Refusal::new(code::PLAN_ERROR, plan_message(&e)))?;
+        let analyzed = guard::analyze(&plan, &dims)?;
+        let quantities = Quantities::of(&analyzed.measures);
+        let requested = output::requested_ranges(&analyzed, &quantities, &request.bounds)?;
+        let ranges = bounds::quantity_ranges(&quantities.list, &requested, self.catalog.max_duration_s())?;
+        let grouped = !analyzed.aggregate.group_expr.is_empty();
+        let needs = estimate::Needs::of(grouped, &quantities.list, &request.bounds, &requested);
+        let split = self.split(request.epsilon, needs.count(), quantities.list.len());
+        let delta = if grouped { delta } else { 0.0 };
+        let epochs = crate::epochs::charged_epochs(&self.data_dir, self.scheme, analyzed.time);
+        let bounds_json = serde_json::to_string(&request.bounds).unwrap_or_default();
+        let print = fingerprint(&[&request.sql, &request.epsilon.to_string(), &delta.to_string(), &bounds_json]);
+        self.ledger.charge(Spend::new(principal, print, "events", epochs.clone(), request.epsilon, delta, &request.sql))?;
+        let run = Run { engine: self, ctx: &ctx, analyzed: &analyzed, quantities: &quantities, split, epsilon: request.epsilon, delta, epochs: &epochs };
+        let answer = run.execute(&request.bounds, &ranges, &needs).await?;
+        Ok(answer)
+    }
+
+    fn check_parameters(&self, r: &QueryRequest) -> Result<f64, Refusal> {
+        if !(r.epsilon.is_finite() && r.epsilon > 0.0 && r.epsilon <= self.config.max_epsilon_per_query) {
+            return Err(Refusal::new(
+                code::INVALID_PRIVACY_PARAMETERS,
+                format!("ε must be a number in (0, {}]", self.config.max_epsilon_per_query),
+            ));
+        }
+        let delta = r.delta.unwrap_or(self.config.default_delta);
+        if !(delta > 0.0 && delta < 1e-3) {
+            return Err(Refusal::new(code::INVALID_PRIVACY_PARAMETERS, "δ must be in (0, 0.001)"));
+        }
+        Ok(delta)
+    }
+
+    fn split(&self, epsilon: f64, estimates: usize, quantities: usize) -> Split {
+        let estimation = if estimates > 0 { epsilon * self.config.estimation_share } else { 0.0 };
+        let rest = (epsilon - estimation) / (1 + quantities) as f64;
+        Split { estimate_each: estimation / estimates.max(1) as f64, persons: rest, quantity: rest }
+    }
+}
+
+/// One query being executed (after it was charged).
+pub(crate) struct Run<'a> {
+    pub engine: &'a Engine,
+    pub ctx: &'a SessionContext,
+    pub analyzed: &'a Analyzed,
+    pub quantities: &'a Quantities,
+    pub split: Split,
+    pub epsilon: f64,
+    pub delta: f64,
+    pub epochs: &'a [String],
+}
+
+impl Run<'_> {
+    async fn execute(&self, req: &BoundsRequest, ranges: &[Option<(f64, f64)>], needs: &estimate::Needs) -> Result<Answer, QueryError> {
+        let a = &self.analyzed.aggregate;
+        let person = stages::person_stage(&a.input, &a.group_expr, &self.quantities.list, self.epochs).map_err(QueryError::engine)?;
+        let person = self.materialize(person).await?;
+        let resolved = estimate::resolve(self, &person, req, ranges, needs).await?;
+        let stage_bounds = resolved.stage_bounds(&self.quantities.list);
+        let release = stages::release_stage(person, a.group_expr.len(), &self.quantities.list, &stage_bounds).map_err(QueryError::engine)?;
+        let batches = self.ctx.execute_logical_plan(release).await.map_err(QueryError::engine)?.collect().await.map_err(QueryError::engine)?;
+        let exact = release::read_exact(&batches, a.group_expr.len(), &self.quantities.list).map_err(QueryError::engine)?;
+        let params = release::NoiseParams {
+            noise: self.engine.noise,
+            max_groups: stage_bounds.max_groups,
+            max_rows: stage_bounds.max_rows,
+            epsilon_persons: self.split.persons,
+            epsilon_quantity: self.split.quantity,
+            delta: self.delta,
+            ranges: stage_bounds.ranges.clone(),
+            min_persons: self.engine.config.min_persons,
+        };
+        let noisy = release::apply(&exact, &self.quantities.list, &params)?;
+        let released = output::released_rows(&noisy, self.analyzed, self.quantities, ranges);
+        let out = post::run(self.ctx, &self.analyzed.plan, a, &released.rows).await.map_err(QueryError::engine)?;
+        let budget = self.engine.ledger.status("events", self.epochs)?.epochs.into_iter().filter(|b| self.epochs.contains(&b.epoch)).collect();
+        Ok(output::answer(self, &out, &noisy, &released, &resolved, budget))
+    }
+
+    /// Runs a plan and keeps its (small) result in memory as a table.
+    pub async fn materialize(&self, plan: LogicalPlan) -> Result<LogicalPlan, QueryError> {
+        let df = self.ctx.execute_logical_plan(plan).await.map_err(QueryError::engine)?;
+        let schema = Arc::new(df.schema().as_arrow().clone());
+        let batches = df.collect().await.map_err(QueryError::engine)?;
+        let table = MemTable::try_new(schema, vec![batches]).map_err(QueryError::engine)?;
+        LogicalPlanBuilder::scan("__ft_person_stage", provider_as_source(Arc::new(table)), None)
+            .and_then(LogicalPlanBuilder::build)
+            .map_err(QueryError::engine)
+    }
+
+    pub fn engine_noise(&self) -> Noise {
+        self.engine.noise
+    }
+}
+
+/// A planning error as a researcher should see it (no internal backtraces).
+fn plan_message(e: &datafusion::error::DataFusionError) -> String {
+    let text = e.to_string();
+    let text = text.strip_prefix("Error during planning: ").unwrap_or(&text);
+    format!("the query could not be planned: {}", text.lines().next().unwrap_or(""))
+}

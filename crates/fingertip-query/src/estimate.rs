@@ -1,0 +1,152 @@
+//! Private bound estimation: the bounds a request did not give are chosen from the data by
+//! OpenDP quantiles over persons (each person contributes one value, so each estimate is
+//! ε-DP for its share of the query's budget), within candidate grids derived from the catalog.
+//!
+//! * `max_groups`: the 95th percentile of the number of groups per person;
+//! * `max_rows`: the 95th percentile of a person's largest row count in a group;
+//! * a total's clamp `U`: the 95th percentile of a person's largest |total| in a group.
+
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::datatypes::{DataType, Float64Type};
+use datafusion::logical_expr::LogicalPlan;
+use fingertip_dp::quantile;
+
+use crate::bounds::{self, BoundsRequest, MAX_GROUPS_CAP, MAX_ROWS_CAP, ResolvedBounds};
+use crate::engine::Run;
+use crate::error::QueryError;
+use crate::stages::{self, Quantity, StageBounds, quantity_col};
+
+const LEVEL: f64 = 0.95;
+
+/// Which bounds must be estimated.
+#[derive(Debug, Clone, Default)]
+pub struct Needs {
+    pub groups: bool,
+    pub rows: bool,
+    /// Quantities (totals) whose clamp must be estimated.
+    pub totals: Vec<usize>,
+}
+
+impl Needs {
+    pub fn of(grouped: bool, quantities: &[Quantity], req: &BoundsRequest, requested: &[Option<(f64, f64)>]) -> Self {
+        let counts_rows = quantities.iter().any(|q| matches!(q, Quantity::Rows { .. } | Quantity::Values { .. }));
+        let totals = quantities
+            .iter()
+            .enumerate()
+            .filter(|(i, q)| matches!(q, Quantity::Total { .. }) && requested[*i].is_none())
+            .map(|(i, _)| i)
+            .collect();
+        Self { groups: grouped && req.max_groups.is_none(), rows: counts_rows && req.max_rows.is_none(), totals }
+    }
+
+    pub fn count(&self) -> usize {
+        usize::from(self.groups) + usize::from(self.rows) + self.totals.len()
+    }
+}
+
+/// The bounds of one release.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub max_groups: u32,
+    pub max_rows: u32,
+    /// Per quantity: an estimated clamp `U` of a total.
+    pub totals: Vec<Option<f64>>,
+    pub ranges: Vec<Option<(f64, f64)>>,
+    pub estimated: Vec<String>,
+}
+
+impl Resolved {
+    /// Clamp ranges per quantity for the release stage.
+    pub fn stage_bounds(&self, quantities: &[Quantity]) -> StageBounds {
+        let r = f64::from(self.max_rows);
+        let ranges = quantities
+            .iter()
+            .enumerate()
+            .map(|(i, q)| {
+                let (lo, hi) = self.ranges[i].unwrap_or((0.0, 0.0));
+                match (q, self.totals[i]) {
+                    (Quantity::Rows { .. }, _) => (0.0, r),
+                    (Quantity::Total { .. }, Some(u)) => (if lo < 0.0 { -u } else { 0.0 }, if hi > 0.0 { u } else { 0.0 }),
+                    (Quantity::Total { .. }, None) => (r * lo.min(0.0), r * hi.max(0.0)),
+                    (Quantity::Values { .. }, _) => (lo, hi),
+                }
+            })
+            .collect();
+        StageBounds { max_groups: self.max_groups, max_rows: self.max_rows, ranges }
+    }
+
+    pub fn report(&self) -> ResolvedBounds {
+        ResolvedBounds { max_groups: self.max_groups, max_rows: self.max_rows, estimated: self.estimated.clone() }
+    }
+}
+
+/// Resolves every bound: requested, or estimated from the person stage.
+pub async fn resolve(run: &Run<'_>, person: &LogicalPlan, req: &BoundsRequest, ranges: &[Option<(f64, f64)>], needs: &Needs) -> Result<Resolved, QueryError> {
+    let grouped = !run.analyzed.aggregate.group_expr.is_empty();
+    let mut out = Resolved {
+        max_groups: if grouped { req.max_groups.unwrap_or(1).clamp(1, MAX_GROUPS_CAP) } else { 1 },
+        max_rows: req.max_rows.unwrap_or(1).clamp(1, MAX_ROWS_CAP),
+        totals: vec![None; ranges.len()],
+        ranges: ranges.to_vec(),
+        estimated: Vec::new(),
+    };
+    if needs.count() == 0 {
+        return Ok(out);
+    }
+    let plan = stages::estimation_stage(person.clone(), &run.quantities.list).map_err(QueryError::engine)?;
+    let batches = run.ctx.execute_logical_plan(plan).await.map_err(QueryError::engine)?.collect().await.map_err(QueryError::engine)?;
+    let eps = run.split.estimate_each;
+    let noise = run.engine_noise();
+    if needs.groups {
+        let groups = column_f64(&batches, "__groups").into_iter().map(|v| v as i64).collect();
+        out.max_groups = quantile(noise, groups, bounds::group_candidates(MAX_GROUPS_CAP), LEVEL, 1, eps)?.0.max(1) as u32;
+        out.estimated.push("max_groups".into());
+    }
+    if needs.rows {
+        let rows = per_person_rows(&batches, &run.quantities.list);
+        out.max_rows = quantile(noise, rows, bounds::row_candidates(), LEVEL, 1, eps)?.0.max(1) as u32;
+        out.estimated.push("max_rows".into());
+    }
+    for &i in &needs.totals {
+        let (lo, hi) = ranges[i].unwrap_or((0.0, 1.0));
+        let scale = lo.abs().max(hi.abs()).max(1e-9);
+        let unit = scale / 64.0;
+        let values: Vec<i64> = column_f64(&batches, &quantity_col(i)).into_iter().map(|v| (v / unit).round() as i64).collect();
+        let mut candidates: Vec<i64> = bounds::geometric(scale / 65536.0, scale * 1e5).into_iter().map(|c| (c / unit).round() as i64).collect();
+        candidates.dedup();
+        let chosen = quantile(noise, values, candidates, LEVEL, 1, eps)?.0;
+        out.totals[i] = Some((chosen as f64 * unit).max(unit));
+        out.estimated.push(format!("contribution bound of {}", describe(&run.quantities.list[i])));
+    }
+    Ok(out)
+}
+
+fn describe(q: &Quantity) -> String {
+    match q {
+        Quantity::Total { value, .. } | Quantity::Values { value, .. } => format!("`{value}`"),
+        Quantity::Rows { .. } => "row counts".into(),
+    }
+}
+
+fn column_f64(batches: &[RecordBatch], name: &str) -> Vec<f64> {
+    let mut out = Vec::new();
+    for b in batches {
+        let Some(c) = b.column_by_name(name) else { continue };
+        let Ok(f) = datafusion::arrow::compute::cast(c, &DataType::Float64) else { continue };
+        let f = f.as_primitive::<Float64Type>();
+        out.extend((0..f.len()).map(|i| if f.is_null(i) { 0.0 } else { f.value(i) }));
+    }
+    out
+}
+
+/// Per person, the largest row count of any row-counting quantity in any group.
+fn per_person_rows(batches: &[RecordBatch], quantities: &[Quantity]) -> Vec<i64> {
+    let columns: Vec<Vec<f64>> = quantities
+        .iter()
+        .enumerate()
+        .filter(|(_, q)| matches!(q, Quantity::Rows { .. } | Quantity::Values { .. }))
+        .map(|(i, _)| column_f64(batches, &quantity_col(i)))
+        .collect();
+    let persons = columns.first().map_or(0, Vec::len);
+    (0..persons).map(|p| columns.iter().map(|c| c[p]).fold(0.0, f64::max) as i64).collect()
+}

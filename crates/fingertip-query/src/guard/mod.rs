@@ -1,0 +1,148 @@
+//! The guard: a default-deny analysis of DataFusion's resolved logical plan (never of SQL
+//! text) that either proves a query can be answered as one differentially private release,
+//! or refuses it with a stable code.
+//!
+//! A query is accepted when its plan is, from the top:
+//!
+//! ```text
+//! [Limit] [Sort] [Projection] [Filter = HAVING] [SubqueryAlias]   ← post-processing of noisy output
+//!   Aggregate (GROUP BY public expressions; supported aggregates)   ← the release
+//!     rows: TableScan(events) with Projection / Filter / SubqueryAlias / Unnest,
+//!           joined only to public dimension tables on their unique key
+//! ```
+//!
+//! Every column is tracked from its origin through renames and subqueries. `person` and
+//! `event_id` are tainted: the only use of either anywhere in a plan is `person` as the
+//! argument of `COUNT(DISTINCT person)` in the release (a plain pass-through of the column by a
+//! subquery or CTE is not a use). Anything the analysis does not recognise is refused.
+
+mod exprs;
+mod measures;
+mod rows;
+
+use datafusion::logical_expr::{Aggregate, LogicalPlan};
+use datafusion::sql::parser::{DFParser, Statement};
+use datafusion::sql::sqlparser::ast;
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+
+pub use measures::{Measure, MeasureKind};
+
+use crate::lake::Dimension;
+use crate::refusal::{Refusal, code, refuse};
+use exprs::{check_no_aggregate, check_row_expr, check_shape};
+
+/// Where a column's values come from, as far as privacy is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Public,
+    /// `events.person`, passed through unchanged.
+    Person,
+    /// `events.event_id`, passed through unchanged.
+    EventId,
+    /// `events.started_at`, `events.date`, `events.key_epoch`, passed through unchanged: public,
+    /// tracked to learn which time range (and so which key epochs) a query reads.
+    StartedAt,
+    Date,
+    KeyEpoch,
+    /// The unique key of a dimension table.
+    DimKey,
+}
+
+impl Origin {
+    pub fn is_tainted(self) -> bool {
+        matches!(self, Self::Person | Self::EventId)
+    }
+
+    fn of_event_column(name: &str) -> Self {
+        match name {
+            "person" => Self::Person,
+            "event_id" => Self::EventId,
+            "started_at" => Self::StartedAt,
+            "date" => Self::Date,
+            "key_epoch" => Self::KeyEpoch,
+            _ => Self::Public,
+        }
+    }
+}
+
+/// The time range a query's filters keep, `[lo, hi)` in ms; `None` is unbounded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TimeRange {
+    pub lo_ms: Option<i64>,
+    pub hi_ms: Option<i64>,
+}
+
+/// An accepted query.
+#[derive(Debug, Clone)]
+pub struct Analyzed {
+    /// The whole resolved plan, as the researcher wrote it.
+    pub plan: LogicalPlan,
+    /// The released aggregate.
+    pub aggregate: Aggregate,
+    /// One per aggregate expression, in order.
+    pub measures: Vec<Measure>,
+    pub time: TimeRange,
+}
+
+/// Parses one SQL statement and refuses anything that is not a single query.
+pub fn parse_single_query(sql: &str) -> Result<Statement, Refusal> {
+    let mut statements = DFParser::parse_sql_with_dialect(sql, &GenericDialect {})
+        .map_err(|e| Refusal::new(code::SYNTAX_ERROR, format!("the SQL does not parse: {e}")))?;
+    if statements.len() != 1 {
+        refuse!(code::MULTIPLE_STATEMENTS, "send exactly one SELECT statement (found {})", statements.len());
+    }
+    let statement = statements.pop_front().unwrap_or_else(|| unreachable!("one statement"));
+    match &statement {
+        Statement::Statement(s) if matches!(s.as_ref(), ast::Statement::Query(_)) => Ok(statement),
+        _ => refuse!(code::NOT_A_QUERY, "only SELECT queries are accepted (no DDL, DML, COPY, EXPLAIN, SET or SHOW)"),
+    }
+}
+
+/// Analyzes a resolved plan.
+pub fn analyze(plan: &LogicalPlan, dims: &[Dimension]) -> Result<Analyzed, Refusal> {
+    let aggregate = find_release(plan)?;
+    let rows = rows::check_rows(&aggregate.input, dims)?;
+    if !rows.scans_events {
+        refuse!(code::NO_EVENTS_TABLE, "the query does not aggregate the `events` table");
+    }
+    let schema = aggregate.input.schema();
+    for g in &aggregate.group_expr {
+        check_row_expr(g, schema, &rows.origins, "GROUP BY")?;
+        check_no_aggregate(g, "GROUP BY")?;
+    }
+    let out = aggregate.schema.clone();
+    let group_count = aggregate.group_expr.len();
+    let measures = aggregate
+        .aggr_expr
+        .iter()
+        .enumerate()
+        .map(|(i, e)| measures::classify(e, out.field(group_count + i).name(), schema, &rows.origins))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Analyzed { plan: plan.clone(), aggregate: aggregate.clone(), measures, time: rows.time })
+}
+
+/// Walks the post-processing part of the plan down to the released aggregate.
+fn find_release(plan: &LogicalPlan) -> Result<&Aggregate, Refusal> {
+    let post = "the part of the query applied after aggregation";
+    for e in plan.expressions() {
+        check_shape(&e, post)?;
+    }
+    match plan {
+        LogicalPlan::Aggregate(a) => Ok(a),
+        LogicalPlan::Projection(_) | LogicalPlan::Filter(_) | LogicalPlan::Sort(_) | LogicalPlan::Limit(_) | LogicalPlan::SubqueryAlias(_) => {
+            match plan.inputs().as_slice() {
+                [input] => find_release(input),
+                _ => refuse!(code::UNSUPPORTED_PLAN, "unexpected plan shape"),
+            }
+        }
+        LogicalPlan::Window(_) => refuse!(code::WINDOW_FUNCTION, "window functions are not supported"),
+        LogicalPlan::Distinct(_) => refuse!(code::DISTINCT_ROWS, "SELECT DISTINCT lists values that may describe single persons; use GROUP BY with COUNT(*) or COUNT(DISTINCT person)"),
+        LogicalPlan::Union(_) => refuse!(code::SET_OPERATION, "UNION, INTERSECT and EXCEPT are not supported"),
+        LogicalPlan::TableScan(_) | LogicalPlan::Join(_) | LogicalPlan::Unnest(_) => refuse!(code::RAW_ROWS, "the query returns rows of events; only aggregates (COUNT, SUM, AVG, quantiles with GROUP BY) are released"),
+        LogicalPlan::EmptyRelation(_) | LogicalPlan::Values(_) => refuse!(code::NO_EVENTS_TABLE, "the query does not aggregate the `events` table"),
+        LogicalPlan::Dml(_) | LogicalPlan::Ddl(_) | LogicalPlan::Copy(_) | LogicalPlan::Explain(_) | LogicalPlan::Analyze(_) | LogicalPlan::Statement(_) | LogicalPlan::DescribeTable(_) => {
+            refuse!(code::NOT_A_QUERY, "only SELECT queries are accepted")
+        }
+        other => refuse!(code::UNSUPPORTED_PLAN, "this kind of query ({}) is not supported", rows::node_name(other)),
+    }
+}

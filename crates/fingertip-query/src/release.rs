@@ -1,0 +1,181 @@
+//! Noise: from the release stage's exact per-group sums to noisy numbers with their scales
+//! and 95% intervals. Every number goes through `fingertip_dp` (OpenDP); nothing else here
+//! touches the exact values.
+
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
+use datafusion::common::ScalarValue;
+use fingertip_dp::{DpError, Noise, ci95_half_width, laplace, quantile, select_partitions};
+
+use crate::stages::{PERSONS, Quantity, group_col, quantity_col};
+
+/// The exact release-stage output, column by column.
+#[derive(Debug, Default)]
+pub struct Exact {
+    pub keys: Vec<Vec<ScalarValue>>,
+    pub persons: Vec<i64>,
+    pub totals: Vec<Vec<f64>>,
+    pub lists: Vec<Vec<Vec<f64>>>,
+}
+
+/// Reads release-stage batches (`__g*`, `__persons`, `__q*`).
+pub fn read_exact(batches: &[RecordBatch], groups: usize, quantities: &[Quantity]) -> Result<Exact, datafusion::error::DataFusionError> {
+    let mut out = Exact { totals: vec![Vec::new(); quantities.len()], lists: vec![Vec::new(); quantities.len()], ..Default::default() };
+    for b in batches {
+        let column = |name: &str| b.column_by_name(name).cloned().ok_or_else(|| datafusion::error::DataFusionError::Internal(format!("missing {name}")));
+        let persons = column(PERSONS)?;
+        for row in 0..b.num_rows() {
+            let keys = (0..groups).map(|g| ScalarValue::try_from_array(&column(&group_col(g))?, row)).collect::<Result<_, _>>()?;
+            out.keys.push(keys);
+            out.persons.push(persons.as_primitive::<Int64Type>().value(row));
+        }
+        for (i, q) in quantities.iter().enumerate() {
+            let c = column(&quantity_col(i))?;
+            match q {
+                Quantity::Values { .. } => {
+                    let lists = c.as_list::<i32>();
+                    for row in 0..b.num_rows() {
+                        let vals = if lists.is_null(row) { Vec::new() } else { floats(&lists.value(row)) };
+                        out.lists[i].push(vals);
+                    }
+                }
+                _ => {
+                    let f = datafusion::arrow::compute::cast(&c, &DataType::Float64)?;
+                    let f = f.as_primitive::<Float64Type>();
+                    out.totals[i].extend((0..b.num_rows()).map(|r| if f.is_null(r) { 0.0 } else { f.value(r) }));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn floats(a: &dyn Array) -> Vec<f64> {
+    match datafusion::arrow::compute::cast(a, &DataType::Float64) {
+        Ok(f) => f.as_primitive::<Float64Type>().iter().flatten().collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// How to noise one release.
+#[derive(Debug, Clone)]
+pub struct NoiseParams {
+    pub noise: Noise,
+    pub max_groups: u32,
+    pub max_rows: u32,
+    pub epsilon_persons: f64,
+    pub epsilon_quantity: f64,
+    pub delta: f64,
+    /// Per quantity: clamp range of a total, value range of values.
+    pub ranges: Vec<(f64, f64)>,
+    pub min_persons: u32,
+}
+
+/// Noise of one quantity, in value units.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QuantityNoise {
+    pub mechanism: &'static str,
+    pub epsilon: f64,
+    /// Laplace scale (value units); for quantiles, the score noise scale.
+    pub scale: f64,
+    /// The same scale in the integer units the noise was drawn in.
+    pub scale_int: f64,
+    /// 95% interval half-width (value units), `None` for quantiles.
+    pub half_width: Option<f64>,
+}
+
+/// A released group.
+#[derive(Debug, Clone)]
+pub struct NoisyGroup {
+    pub keys: Vec<ScalarValue>,
+    pub persons: i64,
+    pub quantities: Vec<f64>,
+}
+
+/// The noisy release.
+#[derive(Debug, Clone)]
+pub struct Noisy {
+    pub groups: Vec<NoisyGroup>,
+    /// Groups kept by partition selection but below `min_persons` (noisy), withheld.
+    pub suppressed: usize,
+    pub persons_noise: QuantityNoise,
+    pub threshold: Option<i64>,
+    pub quantities: Vec<QuantityNoise>,
+}
+
+/// Noises the exact release.
+pub fn apply(exact: &Exact, quantities: &[Quantity], p: &NoiseParams) -> Result<Noisy, DpError> {
+    let grouped = exact.keys.first().is_some_and(|k| !k.is_empty()) || exact.keys.len() != 1;
+    let (kept, persons_noise, threshold) = if grouped {
+        let s = select_partitions(p.noise, &exact.persons, p.max_groups, p.epsilon_persons, p.delta)?;
+        let noise = laplace_noise("discrete_laplace_threshold", s.epsilon, s.scale, 1.0);
+        (s.kept, noise, Some(s.threshold))
+    } else {
+        let r = laplace(p.noise, &exact.persons, 1, 1, p.epsilon_persons)?;
+        let noise = laplace_noise("discrete_laplace", r.epsilon, r.scale, 1.0);
+        (r.values.into_iter().enumerate().collect(), noise, None)
+    };
+    let l0 = if grouped { p.max_groups } else { 1 };
+    let mut values = vec![Vec::new(); kept.len()];
+    let mut noise_info = Vec::with_capacity(quantities.len());
+    for (qi, q) in quantities.iter().enumerate() {
+        let (noisy, info) = noise_quantity(exact, qi, q, &kept, l0, p)?;
+        for (g, v) in noisy.into_iter().enumerate() {
+            values[g].push(v);
+        }
+        noise_info.push(info);
+    }
+    let mut groups = Vec::new();
+    let mut suppressed = 0;
+    for ((index, persons), quantities) in kept.into_iter().zip(values) {
+        if persons < i64::from(p.min_persons) {
+            suppressed += 1;
+            continue;
+        }
+        groups.push(NoisyGroup { keys: exact.keys[index].clone(), persons, quantities });
+    }
+    Ok(Noisy { groups, suppressed, persons_noise, threshold, quantities: noise_info })
+}
+
+fn laplace_noise(mechanism: &'static str, epsilon: f64, scale_int: f64, unit: f64) -> QuantityNoise {
+    QuantityNoise { mechanism, epsilon, scale: scale_int * unit, scale_int, half_width: Some(ci95_half_width(scale_int) as f64 * unit) }
+}
+
+fn noise_quantity(exact: &Exact, qi: usize, q: &Quantity, kept: &[(usize, i64)], l0: u32, p: &NoiseParams) -> Result<(Vec<f64>, QuantityNoise), DpError> {
+    let (lo, hi) = p.ranges.get(qi).copied().unwrap_or((0.0, 0.0));
+    match q {
+        Quantity::Rows { .. } => {
+            let ints: Vec<i64> = kept.iter().map(|(g, _)| exact.totals[qi][*g].round() as i64).collect();
+            let r = laplace(p.noise, &ints, l0, i64::from(p.max_rows), p.epsilon_quantity)?;
+            Ok((r.values.iter().map(|v| *v as f64).collect(), laplace_noise("discrete_laplace", r.epsilon, r.scale, 1.0)))
+        }
+        Quantity::Total { .. } => {
+            // Integer-scaled: units of `unit`, sensitivity ⌈bound/unit⌉ + 1 (rounding).
+            let bound = lo.abs().max(hi.abs()).max(1e-9);
+            // A power of two near bound/1024: exact for the round numbers durations are.
+            let unit = 2f64.powi((bound / 1024.0).log2().floor() as i32);
+            let ints: Vec<i64> = kept.iter().map(|(g, _)| (exact.totals[qi][*g] / unit).round() as i64).collect();
+            let linf = (bound / unit).ceil() as i64 + 1;
+            let r = laplace(p.noise, &ints, l0, linf, p.epsilon_quantity)?;
+            Ok((r.values.iter().map(|v| *v as f64 * unit).collect(), laplace_noise("discrete_laplace", r.epsilon, r.scale, unit)))
+        }
+        Quantity::Values { alpha, .. } => noise_quantiles(exact, qi, kept, l0, p, (lo, hi), *alpha),
+    }
+}
+
+const QUANTILE_STEPS: i64 = 256;
+
+fn noise_quantiles(exact: &Exact, qi: usize, kept: &[(usize, i64)], l0: u32, p: &NoiseParams, (lo, hi): (f64, f64), alpha: f64) -> Result<(Vec<f64>, QuantityNoise), DpError> {
+    let step = ((hi - lo) / QUANTILE_STEPS as f64).max(1e-12);
+    let candidates: Vec<i64> = (0..=QUANTILE_STEPS).collect();
+    let epsilon = p.epsilon_quantity / f64::from(l0.max(1));
+    let mut out = Vec::with_capacity(kept.len());
+    let mut scale = 0.0;
+    for (g, _) in kept {
+        let ints: Vec<i64> = exact.lists[qi][*g].iter().map(|v| ((v.clamp(lo, hi) - lo) / step).round() as i64).collect();
+        let (chosen, s) = quantile(p.noise, ints, candidates.clone(), alpha, p.max_rows, epsilon)?;
+        scale = s;
+        out.push(lo + chosen as f64 * step);
+    }
+    Ok((out, QuantityNoise { mechanism: "exponential_quantile", epsilon: p.epsilon_quantity, scale, scale_int: scale, half_width: None }))
+}

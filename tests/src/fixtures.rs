@@ -1,0 +1,71 @@
+//! Fixture lakes: events pseudonymized with the data directory's real epoch keys and written
+//! as Parquet exactly where the compactor would put them.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use fingertip_anonymize::{KeyStore, KeysConfig};
+use fingertip_model::Trigger;
+use fingertip_store::StoredEvent;
+use fingertip_store::lake::{date_of, partition_dir, to_record_batch, write_parquet_file, writer_properties};
+
+/// One raw event of a fixture.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub person_ref: String,
+    pub app_id: String,
+    pub org_unit: String,
+    pub event_type: String,
+    pub trigger: Trigger,
+    pub started_at_ms: i64,
+    pub duration_s: f64,
+    pub data_elements: Vec<String>,
+}
+
+impl Event {
+    pub fn new(person: &str, app: &str, unit: &str, event_type: &str, started_at_ms: i64, duration_s: f64) -> Self {
+        Self {
+            person_ref: person.into(),
+            app_id: app.into(),
+            org_unit: unit.into(),
+            event_type: event_type.into(),
+            trigger: Trigger::Mandatory,
+            started_at_ms,
+            duration_s,
+            data_elements: Vec::new(),
+        }
+    }
+}
+
+/// Milliseconds of an RFC 3339 instant.
+pub fn ms(rfc3339: &str) -> i64 {
+    fingertip_model::parse_rfc3339_ms(rfc3339).expect("valid timestamp")
+}
+
+/// Writes `events` into `<data>/events/...` as Parquet, one file per partition.
+pub fn write_lake(data_dir: &Path, events: &[Event]) -> anyhow::Result<()> {
+    let keys = KeyStore::open(data_dir, KeysConfig::default())?;
+    let mut parts: BTreeMap<(String, String), Vec<StoredEvent>> = BTreeMap::new();
+    for (i, e) in events.iter().enumerate() {
+        let epoch = keys.epoch_of(e.started_at_ms).label;
+        let stored = StoredEvent {
+            event_id: 0x1000_0000_0000_4000_8000_0000_0000_0000 + i as u128,
+            person: keys.pseudonym(&epoch, &e.person_ref)?,
+            key_epoch: epoch,
+            org_unit: e.org_unit.clone(),
+            event_type: e.event_type.clone(),
+            trigger: e.trigger,
+            started_at_ms: fingertip_model::coarsen_ms(e.started_at_ms, 60),
+            duration_s: e.duration_s,
+            data_elements: e.data_elements.clone(),
+        };
+        parts.entry((date_of(e.started_at_ms), e.app_id.clone())).or_default().push(stored);
+    }
+    for (n, ((date, app), rows)) in parts.iter().enumerate() {
+        let refs: Vec<&StoredEvent> = rows.iter().collect();
+        let batch = to_record_batch(app, &refs)?;
+        let path = partition_dir(&data_dir.join("events"), date, app).join(format!("part-fixture-{n:06}.parquet"));
+        write_parquet_file(&path, &batch, writer_properties(3, 1 << 20))?;
+    }
+    Ok(())
+}
