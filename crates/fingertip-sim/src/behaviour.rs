@@ -32,7 +32,12 @@ pub(crate) struct WeekGen<'a> {
 }
 
 impl<'a> WeekGen<'a> {
-    pub(crate) fn new(pop: &'a Population, worker: u32, rng: Rng, out: &'a mut Vec<SimEvent>) -> Self {
+    pub(crate) fn new(
+        pop: &'a Population,
+        worker: u32,
+        rng: Rng,
+        out: &'a mut Vec<SimEvent>,
+    ) -> Self {
         let township = &pop.org.townships[pop.workers[worker as usize].township as usize];
         let profile = match pop.options.distribution {
             Distribution::Realistic => &township.profile,
@@ -80,15 +85,43 @@ impl<'a> WeekGen<'a> {
             (true, true) => 1,
             (true, false) => 0,
         };
-        const SLOTS: [(u32, u32); 3] = [(7 * HOUR + 1800, 8 * HOUR + 1800), (12 * HOUR, 13 * HOUR + 1800), (17 * HOUR + 1800, 18 * HOUR + 1800)];
-        let slots: &[usize] = if checkins >= 3 { &[0, 1, 2] } else if checkins == 2 { &[0, 2] } else { &[0] };
+        const SLOTS: [(u32, u32); 3] = [
+            (7 * HOUR + 1800, 8 * HOUR + 1800),
+            (12 * HOUR, 13 * HOUR + 1800),
+            (17 * HOUR + 1800, 18 * HOUR + 1800),
+        ];
+        let slots: &[usize] = if checkins >= 3 {
+            &[0, 1, 2]
+        } else if checkins == 2 {
+            &[0, 2]
+        } else {
+            &[0]
+        };
         for &slot in slots.iter().take(checkins as usize) {
             let at = self.rng.range(SLOTS[slot].0, SLOTS[slot].1);
-            let duration = if p.checkins_per_day > 1 { self.rng.tri(60, 420) } else { self.rng.tri(15, 90) };
-            self.push(day, at, EventType::CheckIn, Trigger::Mandatory, duration, Vec::new());
+            let duration = if p.checkins_per_day > 1 {
+                self.rng.tri(60, 420)
+            } else {
+                self.rng.tri(15, 90)
+            };
+            self.push(
+                day,
+                at,
+                EventType::CheckIn,
+                Trigger::Mandatory,
+                duration,
+                Vec::new(),
+            );
             if self.rng.chance(p.proof_rate) {
                 let proof = self.rng.tri(60, 600);
-                self.push(day, at + duration + 30, EventType::ProofUpload, Trigger::Mandatory, proof, Vec::new());
+                self.push(
+                    day,
+                    at + duration + 30,
+                    EventType::ProofUpload,
+                    Trigger::Mandatory,
+                    proof,
+                    Vec::new(),
+                );
             }
         }
         if !day.is_weekend() {
@@ -122,13 +155,21 @@ impl<'a> WeekGen<'a> {
         let barrier = self.profile.data_barrier;
         let forms = self.rng.count(if barrier { 1.0 } else { 0.4 });
         for _ in 0..forms {
-            let mut elements = if barrier { self.reentered() } else { Vec::new() };
+            let mut elements = if barrier {
+                self.reentered()
+            } else {
+                Vec::new()
+            };
             let extra = self.rng.range(1, if barrier { 2 } else { 3 });
             for _ in 0..extra {
                 let code = self.rng.index(self.pop.registry.len());
                 elements.push(self.pop.registry[code].clone());
             }
-            let (at, trigger, duration) = (self.work_time(), self.task_trigger(), self.rng.tri(600, 2400));
+            let (at, trigger, duration) = (
+                self.work_time(),
+                self.task_trigger(),
+                self.rng.tri(600, 2400),
+            );
             self.push(day, at, EventType::FormSubmit, trigger, duration, elements);
         }
         self.login_if(forms > 0, day);
@@ -138,40 +179,91 @@ impl<'a> WeekGen<'a> {
         let p = self.profile;
         if p.rankings && day.weekday == 0 {
             let at = self.rng.range(9 * HOUR, 10 * HOUR);
-            self.push(day, at, EventType::RankingPublished, Trigger::Unknown, 0, Vec::new());
+            self.push(
+                day,
+                at,
+                EventType::RankingPublished,
+                Trigger::Unknown,
+                0,
+                Vec::new(),
+            );
         }
         let mandatory = p.mandatory_study && (!day.is_weekend() || self.rng.chance(0.3));
         if mandatory {
             let at = self.work_time();
             let login = self.rng.tri(15, 120);
-            self.push(day, at, EventType::Login, Trigger::Mandatory, login, Vec::new());
+            self.push(
+                day,
+                at,
+                EventType::Login,
+                Trigger::Mandatory,
+                login,
+                Vec::new(),
+            );
             let duration = self.rng.tri(900, 2700);
-            self.push(day, at + 150, EventType::StudySession, Trigger::Mandatory, duration, Vec::new());
+            self.push(
+                day,
+                at + 150,
+                EventType::StudySession,
+                Trigger::Mandatory,
+                duration,
+                Vec::new(),
+            );
         } else if self.rng.chance(0.3) {
             let at = self.rng.range(8 * HOUR, 22 * HOUR);
-            let trigger = if self.rng.chance(0.3) { Trigger::Reminder } else { Trigger::Voluntary };
+            let trigger = if self.rng.chance(0.3) {
+                Trigger::Reminder
+            } else {
+                Trigger::Voluntary
+            };
             let login = self.rng.tri(10, 60);
             self.push(day, at, EventType::Login, trigger, login, Vec::new());
             let duration = self.rng.tri(300, 1200);
-            self.push(day, at + 90, EventType::StudySession, trigger, duration, Vec::new());
+            self.push(
+                day,
+                at + 90,
+                EventType::StudySession,
+                trigger,
+                duration,
+                Vec::new(),
+            );
         }
     }
 
     fn work_groups(&mut self, day: &Day) {
         let p = self.profile;
-        let mean = if day.is_weekend() { p.demands_per_day * p.after_hours_share * 0.5 } else { p.demands_per_day };
+        let mean = if day.is_weekend() {
+            p.demands_per_day * p.after_hours_share * 0.5
+        } else {
+            p.demands_per_day
+        };
         for _ in 0..self.rng.count(mean) {
             let at = if !day.is_weekend() && self.rng.chance(p.after_hours_share) {
                 self.after_hours_time()
             } else {
                 self.work_time()
             };
-            let trigger = if self.rng.chance(0.8) { Trigger::Mandatory } else { Trigger::Reminder };
+            let trigger = if self.rng.chance(0.8) {
+                Trigger::Mandatory
+            } else {
+                Trigger::Reminder
+            };
             let duration = self.rng.tri(120, 1800);
-            self.push(day, at, EventType::GroupDemand, trigger, duration, Vec::new());
+            self.push(
+                day,
+                at,
+                EventType::GroupDemand,
+                trigger,
+                duration,
+                Vec::new(),
+            );
         }
         if !day.is_weekend() {
-            let (at, trigger, duration) = (self.work_time(), self.use_trigger(), self.rng.tri(120, 1200));
+            let (at, trigger, duration) = (
+                self.work_time(),
+                self.use_trigger(),
+                self.rng.tri(120, 1200),
+            );
             self.push(day, at, EventType::Session, trigger, duration, Vec::new());
         }
     }
@@ -183,13 +275,38 @@ impl<'a> WeekGen<'a> {
         }
         let at = self.rng.range(9 * HOUR, 11 * HOUR);
         let checkin = self.rng.tri(30, 180);
-        self.push(day, at, EventType::CheckIn, Trigger::Mandatory, checkin, Vec::new());
+        self.push(
+            day,
+            at,
+            EventType::CheckIn,
+            Trigger::Mandatory,
+            checkin,
+            Vec::new(),
+        );
         let patrol = self.rng.tri(1_200, 7_200);
-        let trigger = if self.rng.chance(0.8) { Trigger::Mandatory } else { self.use_trigger() };
-        self.push(day, at + checkin, EventType::Session, trigger, patrol, Vec::new());
+        let trigger = if self.rng.chance(0.8) {
+            Trigger::Mandatory
+        } else {
+            self.use_trigger()
+        };
+        self.push(
+            day,
+            at + checkin,
+            EventType::Session,
+            trigger,
+            patrol,
+            Vec::new(),
+        );
         if self.rng.chance(self.profile.proof_rate.max(0.3)) {
             let proof = self.rng.tri(60, 600);
-            self.push(day, at + checkin + patrol, EventType::ProofUpload, Trigger::Mandatory, proof, Vec::new());
+            self.push(
+                day,
+                at + checkin + patrol,
+                EventType::ProofUpload,
+                Trigger::Mandatory,
+                proof,
+                Vec::new(),
+            );
         }
     }
 
@@ -213,12 +330,19 @@ impl<'a> WeekGen<'a> {
 
     fn household_codes(&self, bits: u16) -> Vec<Arc<str>> {
         let all = &self.pop.household;
-        (0..all.len()).filter(|i| bits & (1 << i) != 0).map(|i| all[i].clone()).collect()
+        (0..all.len())
+            .filter(|i| bits & (1 << i) != 0)
+            .map(|i| all[i].clone())
+            .collect()
     }
 
     /// Household data typed again: most of this week's survey elements (or some, if none).
     fn reentered(&mut self) -> Vec<Arc<str>> {
-        let seen = if self.household != 0 { self.household } else { self.pick_household(2, 4) };
+        let seen = if self.household != 0 {
+            self.household
+        } else {
+            self.pick_household(2, 4)
+        };
         let keep = seen & self.pick_household(6, 12);
         self.household_codes(if keep != 0 { keep } else { seen })
     }
@@ -257,7 +381,15 @@ impl<'a> WeekGen<'a> {
         }
     }
 
-    fn push(&mut self, day: &Day, at: u32, ty: EventType, trigger: Trigger, duration: u32, elements: Vec<Arc<str>>) {
+    fn push(
+        &mut self,
+        day: &Day,
+        at: u32,
+        ty: EventType,
+        trigger: Trigger,
+        duration: u32,
+        elements: Vec<Arc<str>>,
+    ) {
         let started_at_ms = day.at(at);
         if started_at_ms > self.pop.options.end_ms {
             return;

@@ -56,8 +56,11 @@ fn date_of_day(local_day: i64) -> NaiveDate {
 /// Seconds since 1970-01-01T00:00 *local* time of the instant `ms`.
 pub fn local_seconds(tz: Tz, ms: i64) -> i64 {
     let secs = ms.div_euclid(1000);
-    let offset = chrono::DateTime::from_timestamp(secs, 0)
-        .map_or(0, |t| tz.offset_from_utc_datetime(&t.naive_utc()).fix().local_minus_utc());
+    let offset = chrono::DateTime::from_timestamp(secs, 0).map_or(0, |t| {
+        tz.offset_from_utc_datetime(&t.naive_utc())
+            .fix()
+            .local_minus_utc()
+    });
     secs + i64::from(offset)
 }
 
@@ -94,8 +97,14 @@ mod tests {
         assert_eq!(iso_week_label(sun), "2026-W45");
         assert_eq!(iso_week_label(mon), "2026-W46");
         assert_eq!(monday_of(sun) + 7, monday_of(mon));
-        assert_eq!(iso_week_label(local_day(tz, ms("2027-01-01T04:00:00Z"))), "2026-W53");
-        assert_eq!(iso_week_label(local_day(tz, ms("2024-12-30T04:00:00Z"))), "2025-W01");
+        assert_eq!(
+            iso_week_label(local_day(tz, ms("2027-01-01T04:00:00Z"))),
+            "2026-W53"
+        );
+        assert_eq!(
+            iso_week_label(local_day(tz, ms("2024-12-30T04:00:00Z"))),
+            "2025-W01"
+        );
     }
 
     #[test]

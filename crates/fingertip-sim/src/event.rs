@@ -134,7 +134,12 @@ mod tests {
         assert_eq!(catalog.event_types.len(), EventType::ALL.len());
         for t in EventType::ALL {
             let spec = catalog.get(t.as_str()).expect("in catalog");
-            assert_eq!(spec.max_duration_s, f64::from(t.max_duration_s()), "{}", t.as_str());
+            assert_eq!(
+                spec.max_duration_s,
+                f64::from(t.max_duration_s()),
+                "{}",
+                t.as_str()
+            );
             assert_eq!(EventType::parse(t.as_str()), Some(t));
         }
     }

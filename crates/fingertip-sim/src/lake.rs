@@ -15,7 +15,9 @@ use std::sync::Arc;
 use fingertip_anonymize::{KeyEpoch, KeyStore, KeysConfig, Pseudonym};
 use fingertip_model::coarsen_ms;
 use fingertip_store::StoredEvent;
-use fingertip_store::lake::{date_of, partition_dir, to_record_batch, write_parquet_file, writer_properties};
+use fingertip_store::lake::{
+    date_of, partition_dir, to_record_batch, write_parquet_file, writer_properties,
+};
 
 use crate::SimError;
 use crate::event::SimEvent;
@@ -58,7 +60,11 @@ pub struct LakeReport {
 }
 
 /// Anonymizes `events` and writes them into the lake under `data_dir`.
-pub fn write_lake(events: impl IntoIterator<Item = SimEvent>, data_dir: &Path, options: &LakeOptions) -> Result<LakeReport, SimError> {
+pub fn write_lake(
+    events: impl IntoIterator<Item = SimEvent>,
+    data_dir: &Path,
+    options: &LakeOptions,
+) -> Result<LakeReport, SimError> {
     let mut writer = LakeWriter::open(data_dir, options.clone())?;
     for e in events {
         writer.push(&e)?;
@@ -93,7 +99,16 @@ impl LakeWriter {
         let keys = KeyStore::open(data_dir, options.keys.clone())?;
         let events_dir = data_dir.join("events");
         let (partitions, report) = (HashMap::new(), LakeReport::default());
-        Ok(Self { keys, events_dir, options, partitions, buffered: 0, epoch: None, last: None, report })
+        Ok(Self {
+            keys,
+            events_dir,
+            options,
+            partitions,
+            buffered: 0,
+            epoch: None,
+            last: None,
+            report,
+        })
     }
 
     /// Adds one event, writing files as buffers fill.
@@ -127,7 +142,12 @@ impl LakeWriter {
     /// Writes what is left and reports.
     pub fn finish(mut self) -> Result<LakeReport, SimError> {
         self.flush_all()?;
-        tracing::info!(events = self.report.events, files = self.report.files, bytes = self.report.bytes, "Wrote the simulated lake.");
+        tracing::info!(
+            events = self.report.events,
+            files = self.report.files,
+            bytes = self.report.bytes,
+            "Wrote the simulated lake."
+        );
         Ok(self.report)
     }
 
@@ -143,7 +163,11 @@ impl LakeWriter {
         }
     }
 
-    fn pseudonym(&mut self, epoch: &Arc<str>, person_ref: &Arc<str>) -> Result<Pseudonym, SimError> {
+    fn pseudonym(
+        &mut self,
+        epoch: &Arc<str>,
+        person_ref: &Arc<str>,
+    ) -> Result<Pseudonym, SimError> {
         if let Some(last) = &self.last
             && last.epoch == *epoch
             && last.person_ref == *person_ref
@@ -151,7 +175,11 @@ impl LakeWriter {
             return Ok(last.pseudonym);
         }
         let pseudonym = self.keys.pseudonym(epoch, person_ref)?;
-        self.last = Some(LastPerson { epoch: epoch.clone(), person_ref: person_ref.clone(), pseudonym });
+        self.last = Some(LastPerson {
+            epoch: epoch.clone(),
+            person_ref: person_ref.clone(),
+            pseudonym,
+        });
         Ok(pseudonym)
     }
 
@@ -162,18 +190,29 @@ impl LakeWriter {
     }
 
     fn flush_partition(&mut self, key: &(i64, Arc<str>)) -> Result<(), SimError> {
-        let Some(mut rows) = self.partitions.remove(key) else { return Ok(()) };
+        let Some(mut rows) = self.partitions.remove(key) else {
+            return Ok(());
+        };
         self.buffered -= rows.len();
         if rows.is_empty() {
             return Ok(());
         }
-        rows.sort_by(|a, b| (&a.org_unit, a.person, a.started_at_ms, a.event_id).cmp(&(&b.org_unit, b.person, b.started_at_ms, b.event_id)));
+        rows.sort_by(|a, b| {
+            (&a.org_unit, a.person, a.started_at_ms, a.event_id).cmp(&(
+                &b.org_unit,
+                b.person,
+                b.started_at_ms,
+                b.event_id,
+            ))
+        });
         let date = date_of(key.0 * MS_PER_DAY);
-        let path = partition_dir(&self.events_dir, &date, &key.1).join(format!("part-{}.parquet", uuid::Uuid::new_v4()));
+        let path = partition_dir(&self.events_dir, &date, &key.1)
+            .join(format!("part-{}.parquet", uuid::Uuid::new_v4()));
         let refs: Vec<&StoredEvent> = rows.iter().collect();
         let batch = to_record_batch(&key.1, &refs).map_err(|e| SimError::Parquet(e.to_string()))?;
         let props = writer_properties(self.options.zstd_level, self.options.row_group_rows);
-        let bytes = write_parquet_file(&path, &batch, props).map_err(SimError::io(path.display().to_string()))?;
+        let bytes = write_parquet_file(&path, &batch, props)
+            .map_err(SimError::io(path.display().to_string()))?;
         self.report.events += rows.len() as u64;
         self.report.files += 1;
         self.report.bytes += bytes;

@@ -49,7 +49,9 @@ pub use ndjson::{encode_event, write_ndjson};
 pub use org::{Level, OrgTree, OrgUnit, Tier, Township, UnitProfile};
 pub use population::{Distribution, Population, SimOptions, Worker};
 pub use stream::{EventStream, events};
-pub use truth::{BurdenComponent, Index, IndexRow, Truth, TruthBuilder, TruthConfig, compute_truth};
+pub use truth::{
+    BurdenComponent, Index, IndexRow, Truth, TruthBuilder, TruthConfig, compute_truth,
+};
 
 /// The time-zone type of [`SimOptions::tz`] and [`TruthConfig::tz`].
 pub use chrono_tz::Tz;
@@ -60,7 +62,10 @@ pub enum SimError {
     #[error("I/O on {what}: {source}")]
     Io { what: String, source: io::Error },
     #[error("invalid option `{option}`: {problem}")]
-    InvalidOption { option: &'static str, problem: &'static str },
+    InvalidOption {
+        option: &'static str,
+        problem: &'static str,
+    },
     #[error("the tokens file has no token for app `{app_id}`")]
     MissingToken { app_id: String },
     #[error("the tokens file is not a JSON object of app_id → token strings: {0}")]
@@ -77,7 +82,10 @@ pub enum SimError {
 
 /// An IANA time zone by name, e.g. `Asia/Shanghai`.
 pub fn parse_tz(name: &str) -> Result<Tz, SimError> {
-    name.parse().map_err(|_| SimError::InvalidOption { option: "tz", problem: "not an IANA time zone name" })
+    name.parse().map_err(|_| SimError::InvalidOption {
+        option: "tz",
+        problem: "not an IANA time zone name",
+    })
 }
 
 impl SimError {

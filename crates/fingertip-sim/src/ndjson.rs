@@ -16,7 +16,11 @@ use crate::event::SimEvent;
 pub fn encode_event(e: &SimEvent, out: &mut String) {
     let mut id = uuid::Uuid::encode_buffer();
     out.push_str("{\"event_id\":\"");
-    out.push_str(uuid::Uuid::from_u128(e.event_id).hyphenated().encode_lower(&mut id));
+    out.push_str(
+        uuid::Uuid::from_u128(e.event_id)
+            .hyphenated()
+            .encode_lower(&mut id),
+    );
     field(out, "person_ref", &e.person_ref);
     field(out, "app_id", &e.app_id);
     field(out, "org_unit", &e.org_unit);
@@ -25,7 +29,11 @@ pub fn encode_event(e: &SimEvent, out: &mut String) {
     out.push_str("\",\"started_at\":\"");
     push_rfc3339(out, e.started_at_ms);
     // Unwrap safety: writing to a String cannot fail.
-    let _ = write!(out, "\",\"duration_s\":{},\"data_elements\":[", e.duration_s);
+    let _ = write!(
+        out,
+        "\",\"duration_s\":{},\"data_elements\":[",
+        e.duration_s
+    );
     for (i, element) in e.data_elements.iter().enumerate() {
         out.push_str(if i == 0 { "\"" } else { ",\"" });
         push_escaped(out, element);
@@ -83,7 +91,10 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 }
 
 /// Writes every event as one NDJSON line; returns the number written.
-pub fn write_ndjson<W: Write>(events: impl IntoIterator<Item = SimEvent>, out: W) -> Result<u64, SimError> {
+pub fn write_ndjson<W: Write>(
+    events: impl IntoIterator<Item = SimEvent>,
+    out: W,
+) -> Result<u64, SimError> {
     let mut out = std::io::BufWriter::with_capacity(1 << 20, out);
     let mut line = String::with_capacity(512);
     let mut n = 0;
@@ -91,7 +102,8 @@ pub fn write_ndjson<W: Write>(events: impl IntoIterator<Item = SimEvent>, out: W
         line.clear();
         encode_event(&e, &mut line);
         line.push('\n');
-        out.write_all(line.as_bytes()).map_err(SimError::io("NDJSON output"))?;
+        out.write_all(line.as_bytes())
+            .map_err(SimError::io("NDJSON output"))?;
         n += 1;
     }
     out.flush().map_err(SimError::io("NDJSON output"))?;

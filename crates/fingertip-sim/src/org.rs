@@ -110,11 +110,23 @@ impl UnitProfile {
             tier,
             checkins_per_day: if forced_checkins { rng.range(2, 3) } else { 1 },
             weekend_checkins: forced_checkins && rng.chance(0.6),
-            proof_rate: if rng.chance(p) { 0.7 + 0.3 * rng.next_f64() } else { 0.05 },
+            proof_rate: if rng.chance(p) {
+                0.7 + 0.3 * rng.next_f64()
+            } else {
+                0.05
+            },
             data_barrier: rng.chance(p),
             demands_per_day: if after_hours { 3.5 } else { 1.5 } + rng.next_f64(),
-            after_hours_share: if after_hours { 0.3 + 0.3 * rng.next_f64() } else { 0.04 },
-            mandatory_share: if mandatory_use { 0.6 + 0.3 * rng.next_f64() } else { 0.1 },
+            after_hours_share: if after_hours {
+                0.3 + 0.3 * rng.next_f64()
+            } else {
+                0.04
+            },
+            mandatory_share: if mandatory_use {
+                0.6 + 0.3 * rng.next_f64()
+            } else {
+                0.1
+            },
             reminder_share: 0.1 + 0.2 * rng.next_f64(),
             mandatory_study,
             rankings: mandatory_study && rng.chance(0.8),
@@ -165,7 +177,9 @@ impl OrgTree {
 
     /// Every unit, counties first, then townships.
     pub fn units(&self) -> impl Iterator<Item = &OrgUnit> {
-        self.counties.iter().chain(self.townships.iter().map(|t| &t.unit))
+        self.counties
+            .iter()
+            .chain(self.townships.iter().map(|t| &t.unit))
     }
 
     /// Writes the dimension table as CSV: `code,parent,level,name` (empty parent for counties).
@@ -173,7 +187,14 @@ impl OrgTree {
         writeln!(out, "code,parent,level,name")?;
         for unit in self.units() {
             let parent = unit.parent.as_deref().unwrap_or("");
-            writeln!(out, "{},{},{},{}", unit.code, parent, unit.level.as_str(), unit.name)?;
+            writeln!(
+                out,
+                "{},{},{},{}",
+                unit.code,
+                parent,
+                unit.level.as_str(),
+                unit.name
+            )?;
         }
         out.flush()
     }
@@ -182,7 +203,10 @@ impl OrgTree {
 fn build(sizes: &[usize], rng: &mut Rng) -> OrgTree {
     let county_width = digits(sizes.len()).max(2);
     let township_width = digits(sizes.iter().copied().max().unwrap_or(1)).max(2);
-    let mut tree = OrgTree { counties: Vec::new(), townships: Vec::new() };
+    let mut tree = OrgTree {
+        counties: Vec::new(),
+        townships: Vec::new(),
+    };
     for (c, &n) in sizes.iter().enumerate() {
         let c_label = format!("{:0w$}", c + 1, w = county_width);
         let county: Arc<str> = format!("c{c_label}").into();
@@ -196,10 +220,19 @@ fn build(sizes: &[usize], rng: &mut Rng) -> OrgTree {
             };
             // Product of uniforms: skewed sizes, between 0.2 and 3.2 times the median.
             let weight = 0.2 + 3.0 * rng.next_f64() * rng.next_f64();
-            tree.townships.push(Township { unit, profile: UnitProfile::draw(rng), weight });
+            tree.townships.push(Township {
+                unit,
+                profile: UnitProfile::draw(rng),
+                weight,
+            });
         }
         let name = format!("County {c_label}");
-        tree.counties.push(OrgUnit { code: county, parent: None, level: Level::County, name });
+        tree.counties.push(OrgUnit {
+            code: county,
+            parent: None,
+            level: Level::County,
+            name,
+        });
     }
     tree
 }
@@ -231,7 +264,10 @@ mod tests {
         let mut out = Vec::new();
         tree.write_csv(&mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
-        assert_eq!(text.lines().count(), 1 + tree.counties.len() + tree.townships.len());
+        assert_eq!(
+            text.lines().count(),
+            1 + tree.counties.len() + tree.townships.len()
+        );
         assert!(text.contains("\nc01,,county,County 01\n"));
         assert!(text.contains("\nc01-t01,c01,township,Township 01-01\n"));
     }

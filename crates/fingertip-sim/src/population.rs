@@ -175,13 +175,18 @@ fn assign_workers(options: &SimOptions, org: &OrgTree) -> Vec<Worker> {
         .map(|i| {
             let mut rng = Rng::derive(options.seed, &[STREAM_WORKER, u64::from(i)]);
             let x = rng.next_f64() * total;
-            let township = cumulative.partition_point(|&c| c <= x).min(cumulative.len() - 1);
+            let township = cumulative
+                .partition_point(|&c| c <= x)
+                .min(cumulative.len() - 1);
             let profile = &org.townships[township].profile;
             let apps = match options.distribution {
                 Distribution::Realistic => realistic_apps(profile, &mut rng),
                 Distribution::Adversarial => App::ALL.iter().fold(0, |m, a| m | a.bit()),
             };
-            Worker { township: township as u32, apps }
+            Worker {
+                township: township as u32,
+                apps,
+            }
         })
         .collect()
 }
@@ -196,8 +201,14 @@ fn realistic_apps(profile: &UnitProfile, rng: &mut Rng) -> u8 {
     };
     maybe(App::WorkGroups, 0.95);
     maybe(App::Study, if profile.mandatory_study { 1.0 } else { 0.85 });
-    maybe(App::HouseholdSurvey, if profile.data_barrier { 1.0 } else { 0.7 });
-    maybe(App::PovertyRegistry, if profile.data_barrier { 1.0 } else { 0.3 });
+    maybe(
+        App::HouseholdSurvey,
+        if profile.data_barrier { 1.0 } else { 0.7 },
+    );
+    maybe(
+        App::PovertyRegistry,
+        if profile.data_barrier { 1.0 } else { 0.3 },
+    );
     maybe(App::GridPatrol, profile.grid_patrol_share);
     apps
 }
@@ -210,7 +221,9 @@ mod tests {
     fn workers_spread_unevenly_over_townships() {
         let pop = Population::new(SimOptions::new(3_000, 1, 9));
         let mut counts = vec![0u32; pop.org.townships.len()];
-        pop.workers.iter().for_each(|w| counts[w.township as usize] += 1);
+        pop.workers
+            .iter()
+            .for_each(|w| counts[w.township as usize] += 1);
         let max = counts.iter().max().copied().unwrap_or(0);
         let min = counts.iter().min().copied().unwrap_or(0);
         assert!(max > 3 * min.max(1), "min {min} max {max}");

@@ -26,7 +26,12 @@ pub struct EventStream {
 
 impl EventStream {
     pub fn new(pop: Arc<Population>) -> Self {
-        Self { pop, week: 0, worker: 0, buffer: Vec::with_capacity(256) }
+        Self {
+            pop,
+            week: 0,
+            worker: 0,
+            buffer: Vec::with_capacity(256),
+        }
     }
 
     pub fn population(&self) -> &Arc<Population> {
@@ -48,7 +53,8 @@ impl EventStream {
             let rng = Rng::derive(opts.seed, &tags);
             let days = &self.pop.days[self.week as usize * 7..][..7];
             WeekGen::new(&self.pop, self.worker, rng, &mut self.buffer).run(self.worker, days);
-            self.buffer.sort_by_key(|e| std::cmp::Reverse(e.started_at_ms));
+            self.buffer
+                .sort_by_key(|e| std::cmp::Reverse(e.started_at_ms));
             self.worker += 1;
         }
         true

@@ -14,11 +14,35 @@ fn cli_writes_outputs() {
     let dir = tempfile::tempdir().unwrap();
     let p = |n: &str| dir.path().join(n).display().to_string();
     let cli = Cli::try_parse_from([
-        "x", "--workers", "50", "--weeks", "2", "--seed", "3", "--distribution", "adversarial", "--end", "2026-11-18T05:46:40Z",
-        "--out", &p("ev.ndjson"), "--truth", &p("truth"), "--org-units", &p("units.csv"), "--lake", &p("data"),
-    ]).unwrap();
+        "x",
+        "--workers",
+        "50",
+        "--weeks",
+        "2",
+        "--seed",
+        "3",
+        "--distribution",
+        "adversarial",
+        "--end",
+        "2026-11-18T05:46:40Z",
+        "--out",
+        &p("ev.ndjson"),
+        "--truth",
+        &p("truth"),
+        "--org-units",
+        &p("units.csv"),
+        "--lake",
+        &p("data"),
+    ])
+    .unwrap();
     simulate::run(cli.args).unwrap();
-    for f in ["ev.ndjson", "truth.csv", "truth.json", "units.csv", "data/keys"] {
+    for f in [
+        "ev.ndjson",
+        "truth.csv",
+        "truth.json",
+        "units.csv",
+        "data/keys",
+    ] {
         assert!(dir.path().join(f).exists(), "{f}");
     }
     assert!(Cli::try_parse_from(["x", "--distribution", "nope"]).is_err());

@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use fingertip_sim::{
-    App, BodyFormat, Distribution, EventStream, LakeOptions, LoadOptions, Population, SimOptions, TruthConfig,
+    App, BodyFormat, Distribution, EventStream, LakeOptions, LoadOptions, Population, SimOptions,
+    TruthConfig,
 };
 
 #[derive(clap::Args, Debug, Clone)]
@@ -76,16 +77,33 @@ pub struct SimulateArgs {
 }
 
 pub fn run(args: SimulateArgs) -> Result<()> {
-    if [&args.out, &args.truth, &args.org_units, &args.lake].iter().all(|p| p.is_none()) && args.target.is_none() {
+    if [&args.out, &args.truth, &args.org_units, &args.lake]
+        .iter()
+        .all(|p| p.is_none())
+        && args.target.is_none()
+    {
         bail!("nothing to do: pass --out, --truth, --org-units, --lake and/or --target");
     }
     let options = sim_options(&args)?;
-    tracing::info!(workers = options.workers, weeks = options.weeks, seed = options.seed, distribution = options.distribution.as_str(), end_ms = options.end_ms, "Simulating.");
+    tracing::info!(
+        workers = options.workers,
+        weeks = options.weeks,
+        seed = options.seed,
+        distribution = options.distribution.as_str(),
+        end_ms = options.end_ms,
+        "Simulating."
+    );
     let pop = Arc::new(Population::new(options));
     let stream = || EventStream::new(pop.clone());
     if let Some(path) = &args.org_units {
-        pop.org.write_csv(create(path)?).with_context(|| format!("writing {}", path.display()))?;
-        eprintln!("wrote {} org units to {}", pop.org.counties.len() + pop.org.townships.len(), path.display());
+        pop.org
+            .write_csv(create(path)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!(
+            "wrote {} org units to {}",
+            pop.org.counties.len() + pop.org.townships.len(),
+            path.display()
+        );
     }
     if let Some(path) = &args.out {
         write_events(stream(), path)?;
@@ -95,7 +113,13 @@ pub fn run(args: SimulateArgs) -> Result<()> {
     }
     if let Some(data) = &args.lake {
         let report = fingertip_sim::write_lake(stream(), data, &LakeOptions::default())?;
-        eprintln!("wrote {} events in {} Parquet files ({} bytes) under {}", report.events, report.files, report.bytes, data.join("events").display());
+        eprintln!(
+            "wrote {} events in {} Parquet files ({} bytes) under {}",
+            report.events,
+            report.files,
+            report.bytes,
+            data.join("events").display()
+        );
     }
     if let Some(target) = &args.target {
         post(stream(), target, &args)?;
@@ -108,7 +132,8 @@ fn sim_options(args: &SimulateArgs) -> Result<SimOptions> {
     options.distribution = args.distribution;
     options.tz = fingertip_sim::parse_tz(&args.tz)?;
     if let Some(end) = &args.end {
-        options.end_ms = fingertip_model::parse_rfc3339_ms(end).with_context(|| format!("--end {end:?} is not an RFC 3339 timestamp"))?;
+        options.end_ms = fingertip_model::parse_rfc3339_ms(end)
+            .with_context(|| format!("--end {end:?} is not an RFC 3339 timestamp"))?;
     }
     Ok(options)
 }
@@ -117,7 +142,12 @@ fn truth_config(args: &SimulateArgs, tz: fingertip_sim::Tz) -> Result<TruthConfi
     if args.work_start_hour >= args.work_end_hour || args.work_end_hour > 24 {
         bail!("working hours must satisfy --work-start-hour < --work-end-hour <= 24");
     }
-    Ok(TruthConfig { tz, work_start_hour: args.work_start_hour, work_end_hour: args.work_end_hour, ..TruthConfig::default() })
+    Ok(TruthConfig {
+        tz,
+        work_start_hour: args.work_start_hour,
+        work_end_hour: args.work_end_hour,
+        ..TruthConfig::default()
+    })
 }
 
 fn create(path: &Path) -> Result<File> {
@@ -141,15 +171,26 @@ fn write_truth(events: EventStream, path: &Path, config: TruthConfig) -> Result<
     let (csv, json) = match ext {
         "csv" => (Some(path.to_path_buf()), None),
         "json" => (None, Some(path.to_path_buf())),
-        _ => (Some(with_suffix(path, "csv")), Some(with_suffix(path, "json"))),
+        _ => (
+            Some(with_suffix(path, "csv")),
+            Some(with_suffix(path, "json")),
+        ),
     };
     if let Some(p) = csv {
         let rows = truth.write_csv(create(&p)?)?;
-        eprintln!("wrote {rows} true index values ({} cells) to {}", truth.cell_count(), p.display());
+        eprintln!(
+            "wrote {rows} true index values ({} cells) to {}",
+            truth.cell_count(),
+            p.display()
+        );
     }
     if let Some(p) = json {
         let rows = truth.write_json(create(&p)?)?;
-        eprintln!("wrote {rows} true index values ({} cells) to {}", truth.cell_count(), p.display());
+        eprintln!(
+            "wrote {rows} true index values ({} cells) to {}",
+            truth.cell_count(),
+            p.display()
+        );
     }
     Ok(())
 }
@@ -162,19 +203,36 @@ fn with_suffix(path: &Path, ext: &str) -> PathBuf {
 }
 
 fn post(events: EventStream, target: &str, args: &SimulateArgs) -> Result<()> {
-    let Some(tokens_path) = &args.tokens else { bail!("--target needs --tokens") };
+    let Some(tokens_path) = &args.tokens else {
+        bail!("--target needs --tokens")
+    };
     let tokens = fingertip_sim::read_tokens(tokens_path)?;
-    let missing: Vec<&str> = App::ALL.iter().map(|a| a.id()).filter(|id| !tokens.contains_key(*id)).collect();
+    let missing: Vec<&str> = App::ALL
+        .iter()
+        .map(|a| a.id())
+        .filter(|id| !tokens.contains_key(*id))
+        .collect();
     if !missing.is_empty() {
-        bail!("{} has no token for: {}", tokens_path.display(), missing.join(", "));
+        bail!(
+            "{} has no token for: {}",
+            tokens_path.display(),
+            missing.join(", ")
+        );
     }
     let mut options = LoadOptions::new(target, tokens);
     options.concurrency = args.concurrency;
     options.batch_size = args.batch_size;
-    options.format = if args.ndjson { BodyFormat::Ndjson } else { BodyFormat::Json };
+    options.format = if args.ndjson {
+        BodyFormat::Ndjson
+    } else {
+        BodyFormat::Json
+    };
     options.gzip = args.gzip;
     options.max_retries = args.max_retries;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the tokio runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?;
     let report = runtime.block_on(fingertip_sim::post_events(events, options))?;
     println!("{}", report.summary_line());
     if report.failed_batches > 0 {

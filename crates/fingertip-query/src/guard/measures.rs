@@ -125,7 +125,7 @@ fn count_distinct(af: &AggregateFunction, schema: &DFSchema, origins: &[Origin])
 
 /// `COUNT(*)` / `COUNT(1)` count every row; `COUNT(expr)` the rows where `expr` is not null.
 fn counted_rows(args: &[Expr], schema: &DFSchema, origins: &[Origin]) -> Result<Option<Expr>, Refusal> {
-    let mut not_null: Option<Expr> = None;
+    let mut all: Option<Expr> = None;
     for a in args {
         if let Expr::Column(c) = a {
             if origin_of(c, schema, origins)?.is_tainted() {
@@ -134,13 +134,13 @@ fn counted_rows(args: &[Expr], schema: &DFSchema, origins: &[Origin]) -> Result<
         }
         check_row_expr(a, schema, origins, "COUNT(...)")?;
         if let Some(c) = not_null(a, schema) {
-            not_null = Some(match not_null {
+            all = Some(match all {
                 Some(prev) => prev.and(c),
                 None => c,
             });
         }
     }
-    Ok(not_null)
+    Ok(all)
 }
 
 fn single_value(args: &[Expr], schema: &DFSchema, origins: &[Origin], fname: &str) -> Result<Expr, Refusal> {

@@ -39,22 +39,48 @@ pub(crate) struct Batcher {
 }
 
 impl Batcher {
-    pub(crate) fn new(tokens: &HashMap<String, String>, batch_size: usize, format: BodyFormat, gzip: bool) -> Self {
-        let tokens = tokens.iter().map(|(app, token)| (app.clone(), Arc::from(token.as_str()))).collect();
+    pub(crate) fn new(
+        tokens: &HashMap<String, String>,
+        batch_size: usize,
+        format: BodyFormat,
+        gzip: bool,
+    ) -> Self {
+        let tokens = tokens
+            .iter()
+            .map(|(app, token)| (app.clone(), Arc::from(token.as_str())))
+            .collect();
         let batch_size = batch_size.max(1) as u64;
-        Self { tokens, pending: HashMap::new(), batch_size, format, gzip }
+        Self {
+            tokens,
+            pending: HashMap::new(),
+            batch_size,
+            format,
+            gzip,
+        }
     }
 
     /// Adds `e` to its app's body; returns the batch if that body is now full.
     pub(crate) fn push(&mut self, e: &SimEvent) -> Result<Option<Batch>, SimError> {
         if !self.pending.contains_key(&e.app_id) {
             let token = self.tokens.get(&*e.app_id).cloned();
-            let token = token.ok_or_else(|| SimError::MissingToken { app_id: e.app_id.to_string() })?;
-            self.pending.insert(e.app_id.clone(), Pending { token, body: String::new(), events: 0 });
+            let token = token.ok_or_else(|| SimError::MissingToken {
+                app_id: e.app_id.to_string(),
+            })?;
+            self.pending.insert(
+                e.app_id.clone(),
+                Pending {
+                    token,
+                    body: String::new(),
+                    events: 0,
+                },
+            );
         }
         let (format, full_at) = (self.format, self.batch_size);
         // Unwrap safety: inserted just above when missing.
-        let pending = self.pending.get_mut(&e.app_id).expect("pending body exists");
+        let pending = self
+            .pending
+            .get_mut(&e.app_id)
+            .expect("pending body exists");
         match (format, pending.events) {
             (BodyFormat::Json, 0) => pending.body.push_str("{\"events\":[\n"),
             (BodyFormat::Json, _) => pending.body.push_str(",\n"),
@@ -74,7 +100,12 @@ impl Batcher {
 
     /// Every partly filled batch.
     pub(crate) fn drain(&mut self) -> Result<Vec<Batch>, SimError> {
-        let mut apps: Vec<Arc<str>> = self.pending.iter().filter(|p| p.1.events > 0).map(|p| p.0.clone()).collect();
+        let mut apps: Vec<Arc<str>> = self
+            .pending
+            .iter()
+            .filter(|p| p.1.events > 0)
+            .map(|p| p.0.clone())
+            .collect();
         apps.sort();
         apps.iter().map(|app| self.take(app)).collect()
     }
@@ -87,15 +118,28 @@ impl Batcher {
             body.push_str("\n]}");
         }
         let events = std::mem::take(&mut pending.events);
-        let body = if self.gzip { gzip(body.as_bytes())? } else { Bytes::from(body) };
-        Ok(Batch { token: pending.token.clone(), body, events })
+        let body = if self.gzip {
+            gzip(body.as_bytes())?
+        } else {
+            Bytes::from(body)
+        };
+        Ok(Batch {
+            token: pending.token.clone(),
+            body,
+            events,
+        })
     }
 }
 
 fn gzip(data: &[u8]) -> Result<Bytes, SimError> {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::with_capacity(data.len() / 4), flate2::Compression::fast());
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(data.len() / 4),
+        flate2::Compression::fast(),
+    );
     encoder.write_all(data).map_err(SimError::io("gzip body"))?;
-    Ok(Bytes::from(encoder.finish().map_err(SimError::io("gzip body"))?))
+    Ok(Bytes::from(
+        encoder.finish().map_err(SimError::io("gzip body"))?,
+    ))
 }
 
 #[cfg(test)]
@@ -107,10 +151,15 @@ mod tests {
     fn groups_by_app_into_valid_bodies() {
         let mut options = SimOptions::new(5, 1, 1);
         options.end_ms = 1_795_000_000_000;
-        let tokens = crate::App::ALL.iter().map(|a| (a.id().to_string(), format!("ft_{}", a.id()))).collect();
+        let tokens = crate::App::ALL
+            .iter()
+            .map(|a| (a.id().to_string(), format!("ft_{}", a.id())))
+            .collect();
         let mut batcher = Batcher::new(&tokens, 7, BodyFormat::Json, false);
         let mut batches = Vec::new();
-        let total = crate::events(options).map(|e| batcher.push(&e).unwrap().map(|b| batches.push(b))).count() as u64;
+        let total = crate::events(options)
+            .map(|e| batcher.push(&e).unwrap().map(|b| batches.push(b)))
+            .count() as u64;
         batches.extend(batcher.drain().unwrap());
         assert_eq!(batches.iter().map(|b| b.events).sum::<u64>(), total);
         for b in &batches {
@@ -118,7 +167,10 @@ mod tests {
             let events = v["events"].as_array().unwrap();
             assert_eq!(events.len() as u64, b.events);
             assert!(b.events <= 7);
-            assert_eq!(*b.token, format!("ft_{}", events[0]["app_id"].as_str().unwrap()));
+            assert_eq!(
+                *b.token,
+                format!("ft_{}", events[0]["app_id"].as_str().unwrap())
+            );
         }
     }
 
@@ -127,6 +179,9 @@ mod tests {
         let options = SimOptions::new(2, 1, 1);
         let mut batcher = Batcher::new(&HashMap::new(), 7, BodyFormat::Ndjson, false);
         let e = crate::events(options).next().unwrap();
-        assert!(matches!(batcher.push(&e), Err(SimError::MissingToken { .. })));
+        assert!(matches!(
+            batcher.push(&e),
+            Err(SimError::MissingToken { .. })
+        ));
     }
 }

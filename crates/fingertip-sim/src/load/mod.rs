@@ -68,7 +68,16 @@ pub struct LoadOptions {
 impl LoadOptions {
     pub fn new(target: impl Into<String>, tokens: HashMap<String, String>) -> Self {
         let target = target.into();
-        Self { target, tokens, concurrency: 8, batch_size: 1_000, format: BodyFormat::Json, gzip: false, max_retries: 8, total_hint: None }
+        Self {
+            target,
+            tokens,
+            concurrency: 8,
+            batch_size: 1_000,
+            format: BodyFormat::Json,
+            gzip: false,
+            max_retries: 8,
+            total_hint: None,
+        }
     }
 }
 
@@ -91,7 +100,15 @@ impl LoadReport {
     pub fn summary_line(&self) -> String {
         format!(
             "sent {} events in {} batches in {:.1} s: {:.0} events/s (accepted {}, duplicates {}, rejected {}, failed batches {}, retries {})",
-            self.events_sent, self.batches, self.seconds, self.events_per_s, self.accepted, self.duplicates, self.rejected, self.failed_batches, self.retries
+            self.events_sent,
+            self.batches,
+            self.seconds,
+            self.events_per_s,
+            self.accepted,
+            self.duplicates,
+            self.rejected,
+            self.failed_batches,
+            self.retries
         )
     }
 }
@@ -109,27 +126,54 @@ where
     I: Iterator<Item = SimEvent> + Send + 'static,
 {
     let uri = format!("{}/v1/events", options.target.trim_end_matches('/'));
-    let uri = uri.parse().map_err(|e| SimError::Http(format!("invalid target URL: {e}")))?;
+    let uri = uri
+        .parse()
+        .map_err(|e| SimError::Http(format!("invalid target URL: {e}")))?;
     let concurrency = options.concurrency.max(1);
-    let poster = Poster { client: client(concurrency), uri, format: options.format, gzip: options.gzip, max_retries: options.max_retries };
+    let poster = Poster {
+        client: client(concurrency),
+        uri,
+        format: options.format,
+        gzip: options.gzip,
+        max_retries: options.max_retries,
+    };
     tracing::info!(target = %options.target, concurrency, batch_size = options.batch_size, "Posting simulated events.");
     let started = Instant::now();
     let (tx, rx) = mpsc::channel(concurrency * 2);
-    let batcher = Batcher::new(&options.tokens, options.batch_size, options.format, options.gzip);
+    let batcher = Batcher::new(
+        &options.tokens,
+        options.batch_size,
+        options.format,
+        options.gzip,
+    );
     let producer = tokio::task::spawn_blocking(move || produce(events, batcher, tx));
-    let totals = dispatch(rx, Arc::new(poster), concurrency, progress_bar(options.total_hint)).await;
-    producer.await.map_err(|e| SimError::Http(format!("event generation stopped: {e}")))??;
+    let totals = dispatch(
+        rx,
+        Arc::new(poster),
+        concurrency,
+        progress_bar(options.total_hint),
+    )
+    .await;
+    producer
+        .await
+        .map_err(|e| SimError::Http(format!("event generation stopped: {e}")))??;
     Ok(totals.report(started.elapsed().as_secs_f64()))
 }
 
 fn client(concurrency: usize) -> request::HttpClient {
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
-    Client::builder(TokioExecutor::new()).pool_max_idle_per_host(concurrency).build(connector)
+    Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(concurrency)
+        .build(connector)
 }
 
 /// Generates and batches events, handing each full batch to the senders.
-fn produce<I: Iterator<Item = SimEvent>>(events: I, mut batcher: Batcher, tx: mpsc::Sender<Batch>) -> Result<(), SimError> {
+fn produce<I: Iterator<Item = SimEvent>>(
+    events: I,
+    mut batcher: Batcher,
+    tx: mpsc::Sender<Batch>,
+) -> Result<(), SimError> {
     let closed = || SimError::Http("the senders stopped".into());
     for e in events {
         if let Some(batch) = batcher.push(&e)? {
@@ -143,7 +187,12 @@ fn produce<I: Iterator<Item = SimEvent>>(events: I, mut batcher: Batcher, tx: mp
 }
 
 /// Sends batches as they come, at most `concurrency` at once; returns when all are done.
-async fn dispatch(mut rx: mpsc::Receiver<Batch>, poster: Arc<Poster>, concurrency: usize, bar: ProgressBar) -> Arc<Totals> {
+async fn dispatch(
+    mut rx: mpsc::Receiver<Batch>,
+    poster: Arc<Poster>,
+    concurrency: usize,
+    bar: ProgressBar,
+) -> Arc<Totals> {
     let totals = Arc::new(Totals::default());
     let slots = Arc::new(Semaphore::new(concurrency));
     while let Some(batch) = rx.recv().await {
@@ -167,8 +216,14 @@ fn progress_bar(total: Option<u64>) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let (bar, template) = match total {
-        Some(n) => (ProgressBar::new(n), "{bar:40} {human_pos}/{human_len} events  {per_sec}  eta {eta}"),
-        None => (ProgressBar::new_spinner(), "{spinner} {human_pos} events  {per_sec}  {elapsed}"),
+        Some(n) => (
+            ProgressBar::new(n),
+            "{bar:40} {human_pos}/{human_len} events  {per_sec}  eta {eta}",
+        ),
+        None => (
+            ProgressBar::new_spinner(),
+            "{spinner} {human_pos} events  {per_sec}  {elapsed}",
+        ),
     };
     bar.set_draw_target(ProgressDrawTarget::stderr());
     if let Ok(style) = ProgressStyle::with_template(template) {
@@ -211,7 +266,11 @@ impl Totals {
             failed_batches: self.failed.load(Relaxed),
             retries: self.retries.load(Relaxed),
             seconds,
-            events_per_s: if seconds > 0.0 { events_sent as f64 / seconds } else { 0.0 },
+            events_per_s: if seconds > 0.0 {
+                events_sent as f64 / seconds
+            } else {
+                0.0
+            },
         }
     }
 }

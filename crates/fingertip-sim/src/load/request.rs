@@ -47,7 +47,9 @@ impl Poster {
         loop {
             let answer = self.send(batch).await;
             let wait = match &answer {
-                Ok((status, after, _)) if retryable(*status) => Some(after.map_or_else(|| backoff(retries), Duration::from_secs)),
+                Ok((status, after, _)) if retryable(*status) => {
+                    Some(after.map_or_else(|| backoff(retries), Duration::from_secs))
+                }
                 Err(_) => Some(backoff(retries)),
                 Ok(_) => None,
             };
@@ -56,7 +58,12 @@ impl Poster {
                     retries += 1;
                     tokio::time::sleep(wait.min(MAX_WAIT)).await;
                 }
-                _ => return Outcome { retries: u64::from(retries), ..outcome(answer, batch.events) },
+                _ => {
+                    return Outcome {
+                        retries: u64::from(retries),
+                        ..outcome(answer, batch.events)
+                    };
+                }
             }
         }
     }
@@ -70,15 +77,27 @@ impl Poster {
         if self.gzip {
             req = req.header(header::CONTENT_ENCODING, "gzip");
         }
-        let req = req.body(Full::new(batch.body.clone())).map_err(|e| e.to_string())?;
+        let req = req
+            .body(Full::new(batch.body.clone()))
+            .map_err(|e| e.to_string())?;
         let exchange = async {
             let resp = self.client.request(req).await.map_err(|e| e.to_string())?;
             let status = resp.status();
-            let after = resp.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()?.trim().parse().ok());
-            let body = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+            let after = resp
+                .headers()
+                .get(header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok()?.trim().parse().ok());
+            let body = resp
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| e.to_string())?
+                .to_bytes();
             Ok((status, after, body))
         };
-        tokio::time::timeout(REQUEST_TIMEOUT, exchange).await.unwrap_or_else(|_| Err("request timed out".into()))
+        tokio::time::timeout(REQUEST_TIMEOUT, exchange)
+            .await
+            .unwrap_or_else(|_| Err("request timed out".into()))
     }
 }
 
@@ -93,7 +112,10 @@ fn backoff(retries: u32) -> Duration {
 
 /// Reads the final answer: counts from a 202, all rejected from a 422, failed otherwise.
 fn outcome(answer: Answer, events: u64) -> Outcome {
-    let failed = Outcome { failed: true, ..Outcome::default() };
+    let failed = Outcome {
+        failed: true,
+        ..Outcome::default()
+    };
     let (status, _, body) = match answer {
         Ok(a) => a,
         Err(error) => {
@@ -110,10 +132,18 @@ fn outcome(answer: Answer, events: u64) -> Outcome {
             rejected: json["rejected"].as_array().map_or(0, |r| r.len() as u64),
             ..Outcome::default()
         },
-        StatusCode::UNPROCESSABLE_ENTITY if json["error"]["rejected"].is_array() => Outcome { rejected: events, ..Outcome::default() },
+        StatusCode::UNPROCESSABLE_ENTITY if json["error"]["rejected"].is_array() => Outcome {
+            rejected: events,
+            ..Outcome::default()
+        },
         _ => {
             let code = json["error"]["code"].as_str().unwrap_or("").to_string();
-            tracing::warn!(status = status.as_u16(), code, events, "The server refused a batch.");
+            tracing::warn!(
+                status = status.as_u16(),
+                code,
+                events,
+                "The server refused a batch."
+            );
             failed
         }
     }
@@ -125,9 +155,25 @@ mod tests {
 
     #[test]
     fn reads_outcomes() {
-        let ok = Ok((StatusCode::ACCEPTED, None, Bytes::from(r#"{"accepted":5,"duplicates":2,"rejected":[{"index":1}]}"#)));
-        assert_eq!(outcome(ok, 8), Outcome { accepted: 5, duplicates: 2, rejected: 1, ..Default::default() });
-        let none = Ok((StatusCode::UNPROCESSABLE_ENTITY, None, Bytes::from(r#"{"error":{"code":"no_valid_events","rejected":[]}}"#)));
+        let ok = Ok((
+            StatusCode::ACCEPTED,
+            None,
+            Bytes::from(r#"{"accepted":5,"duplicates":2,"rejected":[{"index":1}]}"#),
+        ));
+        assert_eq!(
+            outcome(ok, 8),
+            Outcome {
+                accepted: 5,
+                duplicates: 2,
+                rejected: 1,
+                ..Default::default()
+            }
+        );
+        let none = Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            Bytes::from(r#"{"error":{"code":"no_valid_events","rejected":[]}}"#),
+        ));
         assert_eq!(outcome(none, 8).rejected, 8);
         let busy = Ok((StatusCode::TOO_MANY_REQUESTS, Some(1), Bytes::new()));
         assert!(outcome(busy, 8).failed);

@@ -35,7 +35,8 @@ impl CellSums {
             EventType::ProofUpload => self.proofs += 1,
             EventType::Session | EventType::Login => {
                 self.uses += 1;
-                self.forced_uses += u64::from(matches!(e.trigger, Trigger::Mandatory | Trigger::Reminder));
+                self.forced_uses +=
+                    u64::from(matches!(e.trigger, Trigger::Mandatory | Trigger::Reminder));
             }
             EventType::GroupDemand => {
                 self.demands += 1;
@@ -72,16 +73,29 @@ impl PersonWeek {
         insert_sorted(&mut self.units, unit);
         insert_sorted(&mut self.apps, app);
         for element in elements {
-            match self.entries.iter_mut().find(|x| (x.element, x.app, x.unit) == (element, app, unit)) {
+            match self
+                .entries
+                .iter_mut()
+                .find(|x| (x.element, x.app, x.unit) == (element, app, unit))
+            {
                 Some(entry) => entry.count += 1,
-                None => self.entries.push(Entry { element, app, unit, count: 1 }),
+                None => self.entries.push(Entry {
+                    element,
+                    app,
+                    unit,
+                    count: 1,
+                }),
             }
         }
     }
 
     /// Entries whose element the same person also entered in another app this week.
     fn duplicates(&self) -> impl Iterator<Item = &Entry> {
-        self.entries.iter().filter(|x| self.entries.iter().any(|o| o.element == x.element && o.app != x.app))
+        self.entries.iter().filter(|x| {
+            self.entries
+                .iter()
+                .any(|o| o.element == x.element && o.app != x.app)
+        })
     }
 }
 
@@ -110,7 +124,11 @@ impl Interner {
     }
 
     fn name(&self, id: u32) -> &str {
-        if id == STAR { "*" } else { &self.names[id as usize] }
+        if id == STAR {
+            "*"
+        } else {
+            &self.names[id as usize]
+        }
     }
 }
 
@@ -148,15 +166,29 @@ impl TruthBuilder {
         let local = calendar::local_seconds(self.config.tz, e.started_at_ms);
         let day = local.div_euclid(86_400);
         let weekday = (day + 3).rem_euclid(7) as u32;
-        let after_hours = self.config.is_after_hours(weekday, local.rem_euclid(86_400) as u32);
+        let after_hours = self
+            .config
+            .is_after_hours(weekday, local.rem_euclid(86_400) as u32);
         let week = self.week_of(day);
         let (app, unit) = (self.apps.id(&e.app_id), self.units.id(&e.org_unit));
-        for key in [(week, app, unit), (week, STAR, unit), (week, app, STAR), (week, STAR, STAR)] {
+        for key in [
+            (week, app, unit),
+            (week, STAR, unit),
+            (week, app, STAR),
+            (week, STAR, STAR),
+        ] {
             self.cells.entry(key).or_default().add(e, after_hours);
         }
         let person = self.persons.id(&e.person_ref);
-        let elements: Vec<u32> = e.data_elements.iter().map(|d| self.elements.id(d)).collect();
-        self.person_weeks.entry((person, week)).or_default().add(app, unit, elements.into_iter());
+        let elements: Vec<u32> = e
+            .data_elements
+            .iter()
+            .map(|d| self.elements.id(d))
+            .collect();
+        self.person_weeks
+            .entry((person, week))
+            .or_default()
+            .add(app, unit, elements.into_iter());
     }
 
     fn week_of(&mut self, local_day: i64) -> u32 {
@@ -174,11 +206,25 @@ impl TruthBuilder {
         let mut cells: Vec<_> = self
             .cells
             .into_iter()
-            .map(|(k, sums)| (k, workers.get(&(k.0, k.2)).copied().unwrap_or_default(), sums))
+            .map(|(k, sums)| {
+                (
+                    k,
+                    workers.get(&(k.0, k.2)).copied().unwrap_or_default(),
+                    sums,
+                )
+            })
             .collect();
-        let names = Names { weeks: self.week_labels, apps: self.apps, units: self.units };
+        let names = Names {
+            weeks: self.week_labels,
+            apps: self.apps,
+            units: self.units,
+        };
         cells.sort_by(|a, b| names.of(a.0).cmp(&names.of(b.0)));
-        Truth { names, cells, burden: self.config.burden }
+        Truth {
+            names,
+            cells,
+            burden: self.config.burden,
+        }
     }
 }
 
@@ -194,7 +240,12 @@ impl TruthBuilder {
                 w.apps += pw.apps.len() as u64;
             }
             for entry in pw.duplicates() {
-                for (a, u) in [(entry.app, entry.unit), (STAR, entry.unit), (entry.app, STAR), (STAR, STAR)] {
+                for (a, u) in [
+                    (entry.app, entry.unit),
+                    (STAR, entry.unit),
+                    (entry.app, STAR),
+                    (STAR, STAR),
+                ] {
                     if let Some(cell) = self.cells.get_mut(&(week, a, u)) {
                         cell.duplicates += u64::from(entry.count);
                     }
@@ -215,7 +266,11 @@ struct Names {
 
 impl Names {
     fn of(&self, (week, app, unit): (u32, u32, u32)) -> (&str, &str, &str) {
-        (&self.weeks[week as usize], self.apps.name(app), self.units.name(unit))
+        (
+            &self.weeks[week as usize],
+            self.apps.name(app),
+            self.units.name(unit),
+        )
     }
 }
 
@@ -241,21 +296,25 @@ impl Truth {
         self.cells.iter().flat_map(move |(key, workers, sums)| {
             let (week, app, unit) = self.names.of(*key);
             let values = self.cell_values(key.1 == STAR, *workers, sums);
-            values.into_iter().map(move |(index, numerator, denominator)| IndexRow {
-                index,
-                week: week.to_string(),
-                app_id: app.to_string(),
-                org_unit: unit.to_string(),
-                value: numerator / denominator,
-                numerator,
-                denominator,
-            })
+            values
+                .into_iter()
+                .map(move |(index, numerator, denominator)| IndexRow {
+                    index,
+                    week: week.to_string(),
+                    app_id: app.to_string(),
+                    org_unit: unit.to_string(),
+                    value: numerator / denominator,
+                    numerator,
+                    denominator,
+                })
         })
     }
 
     /// The row of one index in one cell, if defined.
     pub fn get(&self, index: Index, week: &str, app_id: &str, org_unit: &str) -> Option<IndexRow> {
-        self.rows().find(|r| r.index == index && r.week == week && r.app_id == app_id && r.org_unit == org_unit)
+        self.rows().find(|r| {
+            r.index == index && r.week == week && r.app_id == app_id && r.org_unit == org_unit
+        })
     }
 
     /// The number of cells (with at least one event).
@@ -268,15 +327,27 @@ impl Truth {
         let active = w.active as f64;
         let mut out = vec![
             (Index::CheckinMinutesPerWorker, s.checkin_s / 60.0, active),
-            (Index::ComplianceMinutesPerWorker, s.mandatory_s / 60.0, active),
+            (
+                Index::ComplianceMinutesPerWorker,
+                s.mandatory_s / 60.0,
+                active,
+            ),
             (Index::ForcedUseShare, s.forced_uses as f64, s.uses as f64),
             (Index::ProofUploadsPerWorker, s.proofs as f64, active),
-            (Index::DuplicateEntryRate, s.duplicates as f64, s.entries as f64),
+            (
+                Index::DuplicateEntryRate,
+                s.duplicates as f64,
+                s.entries as f64,
+            ),
         ];
         if all_apps {
             out.push((Index::AppsPerWorker, w.apps as f64, active));
         }
-        out.push((Index::AfterHoursDemandShare, s.after_hours as f64, s.demands as f64));
+        out.push((
+            Index::AfterHoursDemandShare,
+            s.after_hours as f64,
+            s.demands as f64,
+        ));
         out.push((Index::RankingsPublished, s.rankings as f64, 1.0));
         out.retain(|v| v.2 > 0.0);
         if let Some((num, den)) = burden(&self.burden, &out) {

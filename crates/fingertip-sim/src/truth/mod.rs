@@ -87,7 +87,11 @@ pub struct TruthConfig {
 impl Default for TruthConfig {
     /// `Asia/Shanghai`, Monday–Friday 08:00–18:00, and the weights of `docs/indices.md`.
     fn default() -> Self {
-        let c = |index, weight, reference| BurdenComponent { index, weight, reference };
+        let c = |index, weight, reference| BurdenComponent {
+            index,
+            weight,
+            reference,
+        };
         Self {
             tz: chrono_tz::Asia::Shanghai,
             working_days: [true, true, true, true, true, false, false],
@@ -110,7 +114,11 @@ impl TruthConfig {
     /// True when local second-of-day `sod` on local weekday `weekday` (0 = Monday) is outside
     /// working hours.
     pub fn is_after_hours(&self, weekday: u32, sod: u32) -> bool {
-        let working_day = self.working_days.get(weekday as usize).copied().unwrap_or(false);
+        let working_day = self
+            .working_days
+            .get(weekday as usize)
+            .copied()
+            .unwrap_or(false);
         let hours = self.work_start_hour * 3600..self.work_end_hour * 3600;
         !(working_day && hours.contains(&sod))
     }

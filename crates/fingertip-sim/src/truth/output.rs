@@ -11,11 +11,22 @@ impl Truth {
     pub fn write_csv<W: Write>(&self, out: W) -> Result<u64, SimError> {
         let err = SimError::io;
         let mut out = std::io::BufWriter::new(out);
-        writeln!(out, "index,week,app_id,org_unit,value,numerator,denominator").map_err(err("truth CSV"))?;
+        writeln!(
+            out,
+            "index,week,app_id,org_unit,value,numerator,denominator"
+        )
+        .map_err(err("truth CSV"))?;
         let mut n = 0;
         for r in self.rows() {
             let (app, unit) = (csv_field(&r.app_id), csv_field(&r.org_unit));
-            let line = format!("{},{},{app},{unit},{},{},{}", r.index.as_str(), r.week, r.value, r.numerator, r.denominator);
+            let line = format!(
+                "{},{},{app},{unit},{},{},{}",
+                r.index.as_str(),
+                r.week,
+                r.value,
+                r.numerator,
+                r.denominator
+            );
             writeln!(out, "{line}").map_err(err("truth CSV"))?;
             n += 1;
         }
@@ -30,7 +41,8 @@ impl Truth {
         out.write_all(b"[").map_err(err("truth JSON"))?;
         let mut n = 0;
         for r in self.rows() {
-            out.write_all(if n == 0 { b"\n" } else { b",\n" }).map_err(err("truth JSON"))?;
+            out.write_all(if n == 0 { b"\n" } else { b",\n" })
+                .map_err(err("truth JSON"))?;
             serde_json::to_writer(&mut out, &r)?;
             n += 1;
         }

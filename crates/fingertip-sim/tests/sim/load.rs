@@ -18,25 +18,43 @@ struct Seen {
     events: AtomicU64,
 }
 
-async fn handle(req: Request<Incoming>, seen: Arc<Seen>) -> Result<Response<Full<Bytes>>, hyper::Error> {
+async fn handle(
+    req: Request<Incoming>,
+    seen: Arc<Seen>,
+) -> Result<Response<Full<Bytes>>, hyper::Error> {
     let n = seen.requests.fetch_add(1, Relaxed);
     let token = req.headers()["authorization"].to_str().unwrap().to_string();
     let ndjson = req.headers()["content-type"] == "application/x-ndjson";
     let body = req.into_body().collect().await?.to_bytes();
     if n == 0 {
-        let busy = Response::builder().status(StatusCode::TOO_MANY_REQUESTS).header("retry-after", "0");
+        let busy = Response::builder()
+            .status(StatusCode::TOO_MANY_REQUESTS)
+            .header("retry-after", "0");
         return Ok(busy.body(Full::new(Bytes::new())).unwrap());
     }
     let events: Vec<serde_json::Value> = if ndjson {
-        body.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(|l| serde_json::from_slice(l).unwrap()).collect()
+        body.split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice(l).unwrap())
+            .collect()
     } else {
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
         v["events"].as_array().unwrap().clone()
     };
-    assert!(events.iter().all(|e| token == format!("Bearer ft_{}", e["app_id"].as_str().unwrap())));
+    assert!(
+        events
+            .iter()
+            .all(|e| token == format!("Bearer ft_{}", e["app_id"].as_str().unwrap()))
+    );
     seen.events.fetch_add(events.len() as u64, Relaxed);
-    let answer = format!(r#"{{"accepted":{},"duplicates":1,"rejected":[{{"index":0}}]}}"#, events.len() - 2);
-    Ok(Response::builder().status(StatusCode::ACCEPTED).body(Full::new(Bytes::from(answer))).unwrap())
+    let answer = format!(
+        r#"{{"accepted":{},"duplicates":1,"rejected":[{{"index":0}}]}}"#,
+        events.len() - 2
+    );
+    Ok(Response::builder()
+        .status(StatusCode::ACCEPTED)
+        .body(Full::new(Bytes::from(answer)))
+        .unwrap())
 }
 
 async fn serve(seen: Arc<Seen>) -> SocketAddr {
@@ -60,8 +78,16 @@ async fn posts_every_event_with_its_apps_token() {
         let addr = serve(seen.clone()).await;
         let opts = super::options(30, 1, 9);
         let total = events(opts.clone()).count() as u64;
-        let tokens = App::ALL.iter().map(|a| (a.id().to_string(), format!("ft_{}", a.id()))).collect();
-        let load = LoadOptions { concurrency: 3, batch_size: 40, format, ..LoadOptions::new(format!("http://{addr}/"), tokens) };
+        let tokens = App::ALL
+            .iter()
+            .map(|a| (a.id().to_string(), format!("ft_{}", a.id())))
+            .collect();
+        let load = LoadOptions {
+            concurrency: 3,
+            batch_size: 40,
+            format,
+            ..LoadOptions::new(format!("http://{addr}/"), tokens)
+        };
         let report = post_events(events(opts), load).await.unwrap();
         assert_eq!(report.events_sent, total);
         assert_eq!(seen.events.load(Relaxed), total);

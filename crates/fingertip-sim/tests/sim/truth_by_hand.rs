@@ -10,7 +10,14 @@ use fingertip_model::Trigger::{self, Mandatory, Reminder, Unknown, Voluntary};
 use fingertip_sim::EventType::{self, *};
 use fingertip_sim::{Index, SimEvent, Truth, TruthConfig, compute_truth};
 
-fn ev(person: &str, app: &str, unit: &str, ty: EventType, trigger: Trigger, local: &str, duration: f64, elements: &[&str]) -> SimEvent {
+fn ev(
+    (person, app, unit): (&str, &str, &str),
+    ty: EventType,
+    trigger: Trigger,
+    local: &str,
+    duration: f64,
+    elements: &[&str],
+) -> SimEvent {
     let ms = fingertip_model::parse_rfc3339_ms(&format!("{local}+08:00")).unwrap();
     SimEvent {
         event_id: ms as u128,
@@ -26,28 +33,160 @@ fn ev(person: &str, app: &str, unit: &str, ty: EventType, trigger: Trigger, loca
 }
 
 fn events() -> Vec<SimEvent> {
-    let (a, b, c, s, w) = ("attendance", "household-survey", "poverty-registry", "study", "work-groups");
+    let (a, b, c, s, w) = (
+        "attendance",
+        "household-survey",
+        "poverty-registry",
+        "study",
+        "work-groups",
+    );
     vec![
-        ev("P1", a, "u1", CheckIn, Mandatory, "2026-11-02T08:30:00", 120.0, &[]),
-        ev("P1", a, "u1", ProofUpload, Mandatory, "2026-11-02T08:35:00", 300.0, &[]),
-        ev("P1", b, "u1", FormSubmit, Mandatory, "2026-11-02T10:00:00", 600.0, &["hh.size", "hh.income"]),
-        ev("P1", c, "u1", FormSubmit, Reminder, "2026-11-03T11:00:00", 900.0, &["hh.size", "pr.cause"]),
-        ev("P1", a, "u1", Session, Voluntary, "2026-11-03T09:00:00", 60.0, &[]),
-        ev("P2", w, "u2", CheckIn, Mandatory, "2026-11-02T07:50:00", 60.0, &[]),
-        ev("P2", b, "u2", Login, Mandatory, "2026-11-04T09:00:00", 30.0, &[]),
-        ev("P2", b, "u2", FormSubmit, Voluntary, "2026-11-04T09:05:00", 300.0, &["hh.size", "hh.size"]),
+        ev(
+            ("P1", a, "u1"),
+            CheckIn,
+            Mandatory,
+            "2026-11-02T08:30:00",
+            120.0,
+            &[],
+        ),
+        ev(
+            ("P1", a, "u1"),
+            ProofUpload,
+            Mandatory,
+            "2026-11-02T08:35:00",
+            300.0,
+            &[],
+        ),
+        ev(
+            ("P1", b, "u1"),
+            FormSubmit,
+            Mandatory,
+            "2026-11-02T10:00:00",
+            600.0,
+            &["hh.size", "hh.income"],
+        ),
+        ev(
+            ("P1", c, "u1"),
+            FormSubmit,
+            Reminder,
+            "2026-11-03T11:00:00",
+            900.0,
+            &["hh.size", "pr.cause"],
+        ),
+        ev(
+            ("P1", a, "u1"),
+            Session,
+            Voluntary,
+            "2026-11-03T09:00:00",
+            60.0,
+            &[],
+        ),
+        ev(
+            ("P2", w, "u2"),
+            CheckIn,
+            Mandatory,
+            "2026-11-02T07:50:00",
+            60.0,
+            &[],
+        ),
+        ev(
+            ("P2", b, "u2"),
+            Login,
+            Mandatory,
+            "2026-11-04T09:00:00",
+            30.0,
+            &[],
+        ),
+        ev(
+            ("P2", b, "u2"),
+            FormSubmit,
+            Voluntary,
+            "2026-11-04T09:05:00",
+            300.0,
+            &["hh.size", "hh.size"],
+        ),
         // Wednesday evening, Thursday 08:00 (inside), Thursday 18:00 (outside), Saturday.
-        ev("P2", w, "u2", GroupDemand, Mandatory, "2026-11-04T19:30:00", 600.0, &[]),
-        ev("P2", w, "u2", GroupDemand, Reminder, "2026-11-05T08:00:00", 120.0, &[]),
-        ev("P2", w, "u2", GroupDemand, Voluntary, "2026-11-05T18:00:00", 30.0, &[]),
-        ev("P2", w, "u2", GroupDemand, Mandatory, "2026-11-07T10:00:00", 60.0, &[]),
-        ev("P3", s, "u1", RankingPublished, Unknown, "2026-11-02T09:00:00", 0.0, &[]),
-        ev("P3", s, "u1", StudySession, Mandatory, "2026-11-02T09:10:00", 1800.0, &[]),
-        ev("P3", c, "u2", FormSubmit, Mandatory, "2026-11-02T14:00:00", 1200.0, &["hh.income"]),
-        ev("P3", b, "u1", FormSubmit, Mandatory, "2026-11-03T14:00:00", 600.0, &["hh.income", "hh.phone"]),
+        ev(
+            ("P2", w, "u2"),
+            GroupDemand,
+            Mandatory,
+            "2026-11-04T19:30:00",
+            600.0,
+            &[],
+        ),
+        ev(
+            ("P2", w, "u2"),
+            GroupDemand,
+            Reminder,
+            "2026-11-05T08:00:00",
+            120.0,
+            &[],
+        ),
+        ev(
+            ("P2", w, "u2"),
+            GroupDemand,
+            Voluntary,
+            "2026-11-05T18:00:00",
+            30.0,
+            &[],
+        ),
+        ev(
+            ("P2", w, "u2"),
+            GroupDemand,
+            Mandatory,
+            "2026-11-07T10:00:00",
+            60.0,
+            &[],
+        ),
+        ev(
+            ("P3", s, "u1"),
+            RankingPublished,
+            Unknown,
+            "2026-11-02T09:00:00",
+            0.0,
+            &[],
+        ),
+        ev(
+            ("P3", s, "u1"),
+            StudySession,
+            Mandatory,
+            "2026-11-02T09:10:00",
+            1800.0,
+            &[],
+        ),
+        ev(
+            ("P3", c, "u2"),
+            FormSubmit,
+            Mandatory,
+            "2026-11-02T14:00:00",
+            1200.0,
+            &["hh.income"],
+        ),
+        ev(
+            ("P3", b, "u1"),
+            FormSubmit,
+            Mandatory,
+            "2026-11-03T14:00:00",
+            600.0,
+            &["hh.income", "hh.phone"],
+        ),
         // Sunday 23:59 local is still W45 (15:59 UTC); Monday 00:01 local is W46.
-        ev("P1", a, "u1", CheckIn, Mandatory, "2026-11-08T23:59:00", 60.0, &[]),
-        ev("P1", a, "u1", CheckIn, Mandatory, "2026-11-09T00:01:00", 90.0, &[]),
+        ev(
+            ("P1", a, "u1"),
+            CheckIn,
+            Mandatory,
+            "2026-11-08T23:59:00",
+            60.0,
+            &[],
+        ),
+        ev(
+            ("P1", a, "u1"),
+            CheckIn,
+            Mandatory,
+            "2026-11-09T00:01:00",
+            90.0,
+            &[],
+        ),
     ]
 }
 
@@ -57,8 +196,14 @@ fn truth() -> Truth {
 
 #[track_caller]
 fn check(t: &Truth, index: Index, week: &str, app: &str, unit: &str, expected: f64) {
-    let row = t.get(index, week, app, unit).unwrap_or_else(|| panic!("no {index:?} for {week} {app} {unit}"));
-    assert!((row.value - expected).abs() < 1e-12, "{index:?} {week} {app} {unit}: {} != {expected}", row.value);
+    let row = t
+        .get(index, week, app, unit)
+        .unwrap_or_else(|| panic!("no {index:?} for {week} {app} {unit}"));
+    assert!(
+        (row.value - expected).abs() < 1e-12,
+        "{index:?} {week} {app} {unit}: {} != {expected}",
+        row.value
+    );
     assert!((row.numerator / row.denominator - row.value).abs() < 1e-12);
 }
 
@@ -69,17 +214,66 @@ fn per_worker_minutes_and_counts() {
     let t = truth();
     use Index::*;
     // A(W45, u1) = {P1, P3}, A(W45, u2) = {P2, P3}, A(W45, *) = {P1, P2, P3}.
-    check(&t, CheckinMinutesPerWorker, W45, "attendance", "u1", 3.0 / 2.0);
-    check(&t, CheckinMinutesPerWorker, W45, "work-groups", "u2", 1.0 / 2.0);
+    check(
+        &t,
+        CheckinMinutesPerWorker,
+        W45,
+        "attendance",
+        "u1",
+        3.0 / 2.0,
+    );
+    check(
+        &t,
+        CheckinMinutesPerWorker,
+        W45,
+        "work-groups",
+        "u2",
+        1.0 / 2.0,
+    );
     check(&t, CheckinMinutesPerWorker, W45, "*", "*", 4.0 / 3.0);
     check(&t, CheckinMinutesPerWorker, W45, "attendance", "*", 1.0);
-    check(&t, CheckinMinutesPerWorker, W45, "household-survey", "u1", 0.0);
-    check(&t, CheckinMinutesPerWorker, "2026-W46", "attendance", "u1", 1.5);
-    check(&t, ComplianceMinutesPerWorker, W45, "attendance", "u1", 8.0 / 2.0);
-    check(&t, ComplianceMinutesPerWorker, W45, "poverty-registry", "u1", 0.0);
+    check(
+        &t,
+        CheckinMinutesPerWorker,
+        W45,
+        "household-survey",
+        "u1",
+        0.0,
+    );
+    check(
+        &t,
+        CheckinMinutesPerWorker,
+        "2026-W46",
+        "attendance",
+        "u1",
+        1.5,
+    );
+    check(
+        &t,
+        ComplianceMinutesPerWorker,
+        W45,
+        "attendance",
+        "u1",
+        8.0 / 2.0,
+    );
+    check(
+        &t,
+        ComplianceMinutesPerWorker,
+        W45,
+        "poverty-registry",
+        "u1",
+        0.0,
+    );
     check(&t, ComplianceMinutesPerWorker, W45, "*", "u1", 58.0 / 2.0);
     check(&t, ComplianceMinutesPerWorker, W45, "*", "u2", 32.5 / 2.0);
-    check(&t, ComplianceMinutesPerWorker, W45, "household-survey", "*", 20.5 / 3.0);
+    check(
+        &t,
+        ComplianceMinutesPerWorker,
+        W45,
+        "household-survey",
+        "*",
+        20.5 / 3.0,
+    );
     check(&t, ComplianceMinutesPerWorker, W45, "*", "*", 90.5 / 3.0);
     check(&t, ProofUploadsPerWorker, W45, "attendance", "u1", 0.5);
     check(&t, ProofUploadsPerWorker, W45, "*", "*", 1.0 / 3.0);
@@ -99,10 +293,16 @@ fn shares() {
     check(&t, ForcedUseShare, W45, "attendance", "u1", 0.0);
     check(&t, ForcedUseShare, W45, "household-survey", "u2", 1.0);
     check(&t, ForcedUseShare, W45, "*", "*", 0.5);
-    assert!(t.get(ForcedUseShare, W45, "work-groups", "u2").is_none(), "no session or login");
+    assert!(
+        t.get(ForcedUseShare, W45, "work-groups", "u2").is_none(),
+        "no session or login"
+    );
     check(&t, AfterHoursDemandShare, W45, "work-groups", "u2", 0.75);
     check(&t, AfterHoursDemandShare, W45, "*", "*", 0.75);
-    assert!(t.get(AfterHoursDemandShare, W45, "attendance", "u1").is_none());
+    assert!(
+        t.get(AfterHoursDemandShare, W45, "attendance", "u1")
+            .is_none()
+    );
 }
 
 #[test]
@@ -127,9 +327,23 @@ fn duplicate_entries_across_apps() {
 fn burden_index_renormalizes_over_defined_components() {
     let t = truth();
     // All seven components defined: 100 × (1/45 + 2·(181/6)/600 + 1/2 + 1/60 + 8/9 + 1 + 1) / 8.
-    check(&t, Index::BurdenIndex, W45, "*", "*", 100.0 * (6351.0 / 1800.0) / 8.0);
+    check(
+        &t,
+        Index::BurdenIndex,
+        W45,
+        "*",
+        "*",
+        100.0 * (6351.0 / 1800.0) / 8.0,
+    );
     // No forced-use or duplicate component: weights 1 + 2 + 1 + 1 + 1 = 6.
-    check(&t, Index::BurdenIndex, W45, "work-groups", "u2", 100.0 * (617.0 / 600.0) / 6.0);
+    check(
+        &t,
+        Index::BurdenIndex,
+        W45,
+        "work-groups",
+        "u2",
+        100.0 * (617.0 / 600.0) / 6.0,
+    );
     let row = t.get(Index::BurdenIndex, W45, "*", "*").unwrap();
     assert_eq!(row.denominator, 8.0);
 }
@@ -141,18 +355,58 @@ fn cells_and_rows() {
     assert_eq!(t.cell_count(), 19);
     assert_eq!(t.rows().count(), 120);
     let first = t.rows().next().unwrap();
-    assert_eq!((first.week.as_str(), first.app_id.as_str(), first.org_unit.as_str()), (W45, "*", "*"));
+    assert_eq!(
+        (
+            first.week.as_str(),
+            first.app_id.as_str(),
+            first.org_unit.as_str()
+        ),
+        (W45, "*", "*")
+    );
 }
 
 #[test]
 fn working_hours_and_time_zone_are_configurable() {
-    let utc = TruthConfig { tz: chrono_tz::UTC, work_start_hour: 9, ..TruthConfig::default() };
+    let utc = TruthConfig {
+        tz: chrono_tz::UTC,
+        work_start_hour: 9,
+        ..TruthConfig::default()
+    };
     let t = compute_truth(events(), utc);
     // In UTC the Monday 00:01 (+08:00) check-in falls on Sunday, in W45.
-    check(&t, Index::CheckinMinutesPerWorker, W45, "attendance", "u1", 4.5 / 2.0);
-    assert!(t.get(Index::CheckinMinutesPerWorker, "2026-W46", "attendance", "u1").is_none());
+    check(
+        &t,
+        Index::CheckinMinutesPerWorker,
+        W45,
+        "attendance",
+        "u1",
+        4.5 / 2.0,
+    );
+    assert!(
+        t.get(
+            Index::CheckinMinutesPerWorker,
+            "2026-W46",
+            "attendance",
+            "u1"
+        )
+        .is_none()
+    );
     // UTC times: Wed 11:30 and Thu 10:00 are inside 09–18; Thu 00:00 and Sat 02:00 are not.
-    check(&t, Index::AfterHoursDemandShare, W45, "work-groups", "u2", 0.5);
+    check(
+        &t,
+        Index::AfterHoursDemandShare,
+        W45,
+        "work-groups",
+        "u2",
+        0.5,
+    );
     // P2's Monday 07:50 (+08:00) check-in is on Sunday in UTC: W44.
-    check(&t, Index::CheckinMinutesPerWorker, "2026-W44", "work-groups", "u2", 1.0);
+    check(
+        &t,
+        Index::CheckinMinutesPerWorker,
+        "2026-W44",
+        "work-groups",
+        "u2",
+        1.0,
+    );
 }
