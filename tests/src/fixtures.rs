@@ -69,3 +69,51 @@ pub fn write_lake(data_dir: &Path, events: &[Event]) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// The population of the SQL golden tests: three org units (30, 20 and 4 workers), four
+/// apps, two weeks of October 2026 (key epoch 2026Q4) and a few events on 2026-09-28 (2026Q3).
+/// Every number is chosen so that exact answers are easy to check by hand.
+pub fn golden_population() -> Vec<Event> {
+    let mut out = Vec::new();
+    let units = [("u1", 30), ("u2", 20), ("u3", 4)];
+    let mut worker = 0;
+    for (unit, n) in units {
+        for _ in 0..n {
+            worker += 1;
+            out.extend(golden_worker(&format!("W{worker:03}"), unit));
+        }
+    }
+    for w in 1..=12 {
+        out.push(Event::new(&format!("W{w:03}"), "attendance", "u1", "check_in", ms("2026-09-28T01:00:00Z"), 60.0));
+    }
+    out
+}
+
+fn golden_worker(person: &str, unit: &str) -> Vec<Event> {
+    let mut out = Vec::new();
+    let monday = ms("2026-10-05T00:00:00Z");
+    let day = 86_400_000;
+    for week in 0..2 {
+        for d in 0..5 {
+            let t = monday + (week * 7 + d) * day;
+            out.push(Event::new(person, "attendance", unit, "check_in", t + 3_600_000, 60.0));
+            let mut login = Event::new(person, "study", unit, "login", t + 4_000_000, 30.0);
+            login.trigger = Trigger::Reminder;
+            out.push(login);
+        }
+        for (i, d) in [0, 2, 4].into_iter().enumerate() {
+            let t = monday + (week * 7 + d) * day + 7_200_000;
+            let mut form = Event::new(person, "survey", unit, "form_submit", t, 300.0);
+            form.trigger = if i == 0 { Trigger::Mandatory } else { Trigger::Voluntary };
+            form.data_elements = vec!["hh.size".into(), "hh.income".into()];
+            out.push(form);
+        }
+        let mut demand = Event::new(person, "messenger", unit, "group_demand", monday + (week * 7 + 1) * day + 13 * 3_600_000, 120.0);
+        demand.trigger = Trigger::Mandatory;
+        out.push(demand);
+    }
+    out
+}
+
+/// The org-unit dimension table of the golden tests (`<data>/dimensions/org_units.csv`).
+pub const GOLDEN_ORG_UNITS: &str = "code,county,level\nu1,c1,township\nu2,c1,township\nu3,c2,township\n";

@@ -22,14 +22,21 @@ pub struct Released {
     pub intervals: Vec<Vec<Option<(f64, f64)>>>,
 }
 
-/// The output column names (aliases) that show each measure, plus its aggregate name.
+/// The names each measure is shown under (its aggregate name, and every alias a projection
+/// above the aggregate gives it).
 fn measure_names(analyzed: &Analyzed) -> Vec<Vec<String>> {
     let groups = analyzed.aggregate.group_expr.len();
     let mut names: Vec<Vec<String>> = analyzed.measures.iter().map(|m| vec![m.name.clone()]).collect();
-    let schema = analyzed.plan.schema();
-    for (i, field) in schema.fields().iter().enumerate() {
-        if let Source::Measure(j) = trace_original(&analyzed.plan, i, groups) {
-            names[j].push(field.name().clone());
+    let mut node = &analyzed.plan;
+    while !matches!(node, LogicalPlan::Aggregate(_)) {
+        for (i, field) in node.schema().fields().iter().enumerate() {
+            if let Source::Measure(j) = trace_original(node, i, groups) {
+                names[j].push(field.name().clone());
+            }
+        }
+        match node.inputs().as_slice() {
+            [input] => node = input,
+            _ => break,
         }
     }
     names

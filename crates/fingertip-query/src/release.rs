@@ -152,8 +152,9 @@ fn noise_quantity(exact: &Exact, qi: usize, q: &Quantity, kept: &[(usize, i64)],
         Quantity::Total { .. } => {
             // Integer-scaled: units of `unit`, sensitivity ⌈bound/unit⌉ + 1 (rounding).
             let bound = lo.abs().max(hi.abs()).max(1e-9);
-            // A power of two near bound/1024: exact for the round numbers durations are.
-            let unit = 2f64.powi((bound / 1024.0).log2().floor() as i32);
+            // A power of two near bound/2^20: fine enough that rounding is lost in the noise,
+            // and exact for the round numbers durations are.
+            let unit = 2f64.powi((bound / 1_048_576.0).log2().floor() as i32);
             let ints: Vec<i64> = kept.iter().map(|(g, _)| (exact.totals[qi][*g] / unit).round() as i64).collect();
             let linf = (bound / unit).ceil() as i64 + 1;
             let r = laplace(p.noise, &ints, l0, linf, p.epsilon_quantity)?;

@@ -80,13 +80,46 @@ struct LastPerson {
     pseudonym: Pseudonym,
 }
 
+/// A buffered row: the event (time coarsened) with its pseudonym. Strings stay shared
+/// `Arc`s until the partition is written, which keeps buffers about half the size of
+/// [`StoredEvent`]s.
+#[derive(Debug)]
+struct Row {
+    person: Pseudonym,
+    epoch: Arc<str>,
+    event: SimEvent,
+}
+
+impl Row {
+    /// The compactor's order: (org_unit, person, started_at, event_id).
+    fn sort_key(&self) -> (&str, Pseudonym, i64, u128) {
+        let e = &self.event;
+        (&e.org_unit, self.person, e.started_at_ms, e.event_id)
+    }
+
+    fn stored(&self) -> StoredEvent {
+        let e = &self.event;
+        StoredEvent {
+            event_id: e.event_id,
+            person: self.person,
+            key_epoch: self.epoch.to_string(),
+            org_unit: e.org_unit.to_string(),
+            event_type: e.event_type.as_str().to_string(),
+            trigger: e.trigger,
+            started_at_ms: e.started_at_ms,
+            duration_s: e.duration_s,
+            data_elements: e.data_elements.iter().map(|d| d.to_string()).collect(),
+        }
+    }
+}
+
 /// A lake writer in progress.
 #[derive(Debug)]
 pub struct LakeWriter {
     keys: KeyStore,
     events_dir: PathBuf,
     options: LakeOptions,
-    partitions: HashMap<(i64, Arc<str>), Vec<StoredEvent>>,
+    partitions: HashMap<(i64, Arc<str>), Vec<Row>>,
     buffered: usize,
     epoch: Option<(KeyEpoch, Arc<str>)>,
     last: Option<LastPerson>,
@@ -116,20 +149,15 @@ impl LakeWriter {
         let started_at_ms = coarsen_ms(e.started_at_ms, self.options.timestamp_granularity_s);
         let epoch = self.epoch_label(started_at_ms);
         let person = self.pseudonym(&epoch, &e.person_ref)?;
-        let stored = StoredEvent {
-            event_id: e.event_id,
-            person,
-            key_epoch: epoch.to_string(),
-            org_unit: e.org_unit.to_string(),
-            event_type: e.event_type.as_str().to_string(),
-            trigger: e.trigger,
-            started_at_ms,
-            duration_s: e.duration_s,
-            data_elements: e.data_elements.iter().map(|d| d.to_string()).collect(),
-        };
+        let mut event = e.clone();
+        event.started_at_ms = started_at_ms;
         let key = (started_at_ms.div_euclid(MS_PER_DAY), e.app_id.clone());
         let rows = self.partitions.entry(key.clone()).or_default();
-        rows.push(stored);
+        rows.push(Row {
+            person,
+            epoch,
+            event,
+        });
         self.buffered += 1;
         if rows.len() >= self.options.rows_per_file {
             self.flush_partition(&key)?;
@@ -197,23 +225,18 @@ impl LakeWriter {
         if rows.is_empty() {
             return Ok(());
         }
-        rows.sort_by(|a, b| {
-            (&a.org_unit, a.person, a.started_at_ms, a.event_id).cmp(&(
-                &b.org_unit,
-                b.person,
-                b.started_at_ms,
-                b.event_id,
-            ))
-        });
+        rows.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+        let stored: Vec<StoredEvent> = rows.iter().map(Row::stored).collect();
+        drop(rows);
         let date = date_of(key.0 * MS_PER_DAY);
         let path = partition_dir(&self.events_dir, &date, &key.1)
             .join(format!("part-{}.parquet", uuid::Uuid::new_v4()));
-        let refs: Vec<&StoredEvent> = rows.iter().collect();
+        let refs: Vec<&StoredEvent> = stored.iter().collect();
         let batch = to_record_batch(&key.1, &refs).map_err(|e| SimError::Parquet(e.to_string()))?;
         let props = writer_properties(self.options.zstd_level, self.options.row_group_rows);
         let bytes = write_parquet_file(&path, &batch, props)
             .map_err(SimError::io(path.display().to_string()))?;
-        self.report.events += rows.len() as u64;
+        self.report.events += stored.len() as u64;
         self.report.files += 1;
         self.report.bytes += bytes;
         Ok(())

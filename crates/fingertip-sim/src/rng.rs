@@ -63,8 +63,8 @@ impl Rng {
         (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
 
-    /// Uniform in `0..n` (`0` when `n == 0`), by Lemire's multiply-shift; the bias is below
-    /// 2^-32 for the small `n` used here.
+    /// Uniform in `0..n` (`0` when `n == 0`), by Lemire's multiply-shift without rejection:
+    /// the bias is at most `n / 2^64`, negligible for the small `n` used here.
     pub fn below(&mut self, n: u64) -> u64 {
         ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
     }
@@ -91,8 +91,8 @@ impl Rng {
         lo + (x * (span + 1.0)).min(span) as u32
     }
 
-    /// How many of `trials` events of rate `mean / trials` happen: a binomial count with mean
-    /// `mean` (used for "about 2.5 per day").
+    /// A count with mean `mean`: its integer part, plus one with probability equal to its
+    /// fractional part (used for "about 2.5 per day").
     pub fn count(&mut self, mean: f64) -> u32 {
         let whole = mean.max(0.0).floor();
         whole as u32 + u32::from(self.chance(mean - whole))

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use fingertip_anonymize::KeysConfig;
+use fingertip_dp::BudgetConfig;
+use fingertip_query::QueryConfig;
 use fingertip_model::{Catalog, EventTypeSpec, OrgUnitPolicy, ValidationConfig, Validator};
 use fingertip_server::ServerConfig;
 use fingertip_store::StoreConfig;
@@ -26,6 +28,8 @@ pub struct Config {
     pub store: StoreConfig,
     /// Event types added to (or replacing entries of) the embedded catalog.
     pub catalog: CatalogConfig,
+    pub query: QueryConfig,
+    pub budget: BudgetConfig,
 }
 
 /// `[org_units]`: the accepted org-unit codes. Empty (the default): any well-formed code.

@@ -2,7 +2,10 @@
 //! configuration, sets up logging and calls into the libraries; the work happens there.
 
 mod admin;
+mod analysis;
 mod config;
+mod indices;
+mod query;
 mod serve;
 
 use std::path::PathBuf;
@@ -38,16 +41,23 @@ enum Command {
     /// List or destroy epoch keys.
     #[command(subcommand)]
     Keys(admin::KeysCommand),
+    /// Ask a differentially private SQL question.
+    Query(query::QueryArgs),
+    /// Show or set the privacy budget.
+    Budget(query::BudgetArgs),
 }
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
     init_tracing();
-    match cli.command {
-        Command::Serve(args) => serve::run(args),
-        Command::Token(cmd) => admin::token(cmd),
-        Command::Keys(cmd) => admin::keys(cmd),
-    }
+    let code = match cli.command {
+        Command::Serve(args) => serve::run(args).map(|_| 0),
+        Command::Token(cmd) => admin::token(cmd).map(|_| 0),
+        Command::Keys(cmd) => admin::keys(cmd).map(|_| 0),
+        Command::Query(args) => query::run(args),
+        Command::Budget(args) => query::budget(args),
+    }?;
+    std::process::exit(code)
 }
 
 /// Logs go to stderr: JSON when stderr is not a terminal, human-readable otherwise.

@@ -32,6 +32,10 @@ pub fn run(args: ServeArgs) -> Result<()> {
     runtime.block_on(serve(config, args.data))
 }
 
+fn data_args(dir: &std::path::Path) -> DataArgs {
+    DataArgs { data: dir.to_path_buf(), config: None }
+}
+
 async fn serve(config: Config, data: DataArgs) -> Result<()> {
     let dir = data.data;
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -47,7 +51,8 @@ async fn serve(config: Config, data: DataArgs) -> Result<()> {
     let address = listener.local_addr()?;
     println!("listening on {address}");
     tracing::info!(%address, data = %dir.display(), "Serving.");
-    let server = Server::new(config.server.clone(), tokens, ingestor, None);
+    let analysis = crate::analysis::Analysis::new(crate::query::engine(&data_args(&dir), &config)?);
+    let server = Server::new(config.server.clone(), tokens, ingestor, Some(std::sync::Arc::new(analysis)));
     let key_sweeper = tokio::spawn(sweep_keys(keys));
     server.run(listener, shutdown_signal()).await;
     key_sweeper.abort();

@@ -136,6 +136,7 @@ fn find_release(plan: &LogicalPlan) -> Result<&Aggregate, Refusal> {
             }
         }
         LogicalPlan::Window(_) => refuse!(code::WINDOW_FUNCTION, "window functions are not supported"),
+        LogicalPlan::Distinct(d) if matches!(d.input().as_ref(), LogicalPlan::Union(_)) => refuse!(code::SET_OPERATION, "UNION, INTERSECT and EXCEPT are not supported"),
         LogicalPlan::Distinct(_) => refuse!(code::DISTINCT_ROWS, "SELECT DISTINCT lists values that may describe single persons; use GROUP BY with COUNT(*) or COUNT(DISTINCT person)"),
         LogicalPlan::Union(_) => refuse!(code::SET_OPERATION, "UNION, INTERSECT and EXCEPT are not supported"),
         LogicalPlan::TableScan(_) | LogicalPlan::Join(_) | LogicalPlan::Unnest(_) => refuse!(code::RAW_ROWS, "the query returns rows of events; only aggregates (COUNT, SUM, AVG, quantiles with GROUP BY) are released"),

@@ -129,13 +129,17 @@ fn check_join(j: &Join, dims: &[Dimension]) -> Result<RowInfo, Refusal> {
     let (dim_schema, fact_schema) = if fact_is_left { (j.right.schema(), j.left.schema()) } else { (j.left.schema(), j.right.schema()) };
     let fact = if fact_is_left { &left } else { &right };
     let mut on_key = false;
-    for (l, r) in &j.on {
-        let (fact_expr, dim_expr) = if fact_is_left { (l, r) } else { (r, l) };
-        check_row_expr(fact_expr, fact_schema, &fact.origins, "a JOIN condition")?;
-        check_row_expr(dim_expr, dim_schema, &dim.origins, "a JOIN condition")?;
-        if let Expr::Column(c) = dim_expr {
+    for (fact_expr, dim_expr) in equi_pairs(j, fact_is_left) {
+        check_row_expr(&fact_expr, fact_schema, &fact.origins, "a JOIN condition")?;
+        check_row_expr(&dim_expr, dim_schema, &dim.origins, "a JOIN condition")?;
+        if let Expr::Column(c) = &dim_expr {
             on_key |= origin_of(c, dim_schema, &dim.origins)? == Origin::DimKey;
         }
+    }
+    let all_origins: Vec<Origin> = left.origins.iter().chain(&right.origins).copied().collect();
+    if let Some(filter) = &j.filter {
+        let joined = j.left.schema().join(j.right.schema()).map_err(|e| Refusal::new(code::PLAN_ERROR, e.to_string()))?;
+        check_row_expr(filter, &joined, &all_origins, "a JOIN condition")?;
     }
     if !on_key {
         refuse!(code::JOIN_NOT_ALLOWED, "a join must match the dimension table's key column with `=`; otherwise it could repeat event rows");
@@ -143,13 +147,29 @@ fn check_join(j: &Join, dims: &[Dimension]) -> Result<RowInfo, Refusal> {
     let origins: Vec<Origin> = match j.join_type {
         JoinType::LeftSemi | JoinType::LeftAnti => left.origins.clone(),
         JoinType::RightSemi | JoinType::RightAnti => right.origins.clone(),
-        _ => left.origins.iter().chain(&right.origins).copied().collect(),
+        _ => all_origins,
     };
-    if let Some(filter) = &j.filter {
-        check_row_expr(filter, &j.schema, &origins, "a JOIN condition")?;
-    }
     let origins = origins.into_iter().map(|o| if o == Origin::DimKey { Origin::Public } else { o }).collect();
     Ok(RowInfo { origins, scans_events: left.scans_events || right.scans_events, time: fact.time })
+}
+
+/// `(fact expression, dimension expression)` pairs joined by `=`: the join keys, and the
+/// equalities of the ON condition that compare one side with the other.
+fn equi_pairs(j: &Join, fact_is_left: bool) -> Vec<(Expr, Expr)> {
+    let mut pairs: Vec<(Expr, Expr)> = j.on.clone();
+    if let Some(filter) = &j.filter {
+        let side = |e: &Expr, schema: &DFSchema| e.column_refs().iter().all(|c| schema.index_of_column(c).is_ok()) && !e.column_refs().is_empty();
+        for c in split_and(filter) {
+            if let Expr::BinaryExpr(BinaryExpr { left, op: Operator::Eq, right }) = c {
+                if side(left, j.left.schema()) && side(right, j.right.schema()) {
+                    pairs.push((left.as_ref().clone(), right.as_ref().clone()));
+                } else if side(right, j.left.schema()) && side(left, j.right.schema()) {
+                    pairs.push((right.as_ref().clone(), left.as_ref().clone()));
+                }
+            }
+        }
+    }
+    pairs.into_iter().map(|(l, r)| if fact_is_left { (l, r) } else { (r, l) }).collect()
 }
 
 /// Narrows `time` with the conjuncts of `predicate` that bound `started_at` or `date`.
@@ -190,16 +210,21 @@ fn split_and(e: &Expr) -> Vec<&Expr> {
 fn bound(c: &Column, op: Operator, lit: &Expr, schema: &DFSchema, origins: &[Origin], time: &mut TimeRange) {
     let origin = origin_of(c, schema, origins).unwrap_or(Origin::Public);
     let Some(ms) = literal_ms(lit, origin) else { return };
-    // A date bound covers the whole day.
-    let day = if origin == Origin::Date { 86_400_000 } else { 1 };
-    match op {
-        Operator::Gt | Operator::GtEq => time.lo_ms = Some(time.lo_ms.map_or(ms, |lo| lo.max(ms))),
-        Operator::Lt | Operator::LtEq => time.hi_ms = Some(time.hi_ms.map_or(ms + day, |hi| hi.min(ms + day))),
-        Operator::Eq => {
-            time.lo_ms = Some(time.lo_ms.map_or(ms, |lo| lo.max(ms)));
-            time.hi_ms = Some(time.hi_ms.map_or(ms + day, |hi| hi.min(ms + day)));
-        }
-        _ => {}
+    // The smallest step of the column: a date covers a whole day.
+    let step = if origin == Origin::Date { 86_400_000 } else { 1 };
+    let (lo, hi) = match op {
+        Operator::Gt => (Some(ms + step), None),
+        Operator::GtEq => (Some(ms), None),
+        Operator::Lt => (None, Some(ms)),
+        Operator::LtEq => (None, Some(ms + step)),
+        Operator::Eq => (Some(ms), Some(ms + step)),
+        _ => (None, None),
+    };
+    if let Some(lo) = lo {
+        time.lo_ms = Some(time.lo_ms.map_or(lo, |x| x.max(lo)));
+    }
+    if let Some(hi) = hi {
+        time.hi_ms = Some(time.hi_ms.map_or(hi, |x| x.min(hi)));
     }
 }
 

@@ -6,6 +6,9 @@ mod truth_by_hand;
 
 use std::collections::{HashMap, HashSet};
 
+use arrow_array::{Array, RecordBatch, StringArray, TimestampMillisecondArray};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
 use fingertip_model::{Catalog, IncomingEvent, OrgUnitPolicy, ValidationConfig, Validator};
 use fingertip_sim::{
     App, Distribution, EventType, Index, Population, SimOptions, Tier, TruthConfig, compute_truth,
@@ -225,23 +228,49 @@ fn lake_writer_writes_sorted_partitions() {
     assert_eq!(files.len() as u64, report.files);
     let mut rows = 0;
     for f in &files {
-        let reader = parquet::file::serialized_reader::SerializedFileReader::new(
-            std::fs::File::open(f).unwrap(),
-        )
-        .unwrap();
-        let n = parquet::file::reader::FileReader::metadata(&reader)
-            .file_metadata()
-            .num_rows();
-        assert!(n <= 50);
-        rows += n as u64;
+        let batch = read_parquet(f);
+        assert!(batch.num_rows() <= 50);
+        rows += batch.num_rows() as u64;
         let text = f.to_string_lossy();
+        let app = text
+            .split("/app_id=")
+            .nth(1)
+            .unwrap()
+            .split('/')
+            .next()
+            .unwrap();
+        assert!(text.contains("/date=2026-11-"), "{text}");
+        let column = |name: &str| batch.column_by_name(name).unwrap().clone();
+        let apps = column("app_id");
+        let apps = apps.as_any().downcast_ref::<StringArray>().unwrap();
+        assert!(apps.iter().all(|a| a == Some(app)));
+        let units = column("org_unit");
+        let units = units.as_any().downcast_ref::<StringArray>().unwrap();
+        let units: Vec<_> = units.iter().map(Option::unwrap).collect();
+        assert!(units.windows(2).all(|w| w[0] <= w[1]), "sorted by org_unit");
+        let started = column("started_at");
+        let started = started
+            .as_any()
+            .downcast_ref::<TimestampMillisecondArray>()
+            .unwrap();
         assert!(
-            text.contains("/date=2026-11-") && text.contains("/app_id="),
-            "{text}"
+            started.iter().all(|t| t.unwrap() % 60_000 == 0),
+            "coarsened to the minute"
         );
     }
     assert_eq!(rows, total);
     assert!(dir.path().join("keys/2026Q4.key").exists());
+}
+
+fn read_parquet(path: &std::path::Path) -> RecordBatch {
+    let file = std::fs::File::open(path).unwrap();
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap();
+    let mut batches: Vec<RecordBatch> = reader.map(Result::unwrap).collect();
+    assert_eq!(batches.len(), 1, "small files read as one batch");
+    batches.pop().unwrap()
 }
 
 fn parquet_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

@@ -1,0 +1,129 @@
+//! `fingertip query` and `fingertip budget`.
+
+use anyhow::{Context, Result, bail};
+use fingertip_dp::Ledger;
+use fingertip_query::{BoundsRequest, Engine, QueryRequest};
+
+use crate::DataArgs;
+use crate::config::Config;
+
+#[derive(clap::Args, Debug)]
+pub struct QueryArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// The privacy loss this answer may cost (charged in every key epoch it reads).
+    #[arg(long)]
+    pub epsilon: f64,
+    /// δ of partition selection (default: `[query] default_delta`).
+    #[arg(long)]
+    pub delta: Option<f64>,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// Groups one person may contribute to (default: estimated privately).
+    #[arg(long)]
+    pub max_groups: Option<u32>,
+    /// Rows one person may contribute to one group (default: estimated privately).
+    #[arg(long)]
+    pub max_rows: Option<u32>,
+    /// Value range of an aggregated output column, `NAME=LOW:HIGH` (repeatable).
+    #[arg(long = "bound", value_name = "NAME=LOW:HIGH")]
+    pub bounds: Vec<String>,
+    /// Who is charged in the ledger (default: cli:$USER).
+    #[arg(long)]
+    pub principal: Option<String>,
+    /// The SQL query.
+    pub sql: String,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+    Csv,
+}
+
+/// Builds the query engine of a data directory from its configuration.
+pub fn engine(data: &DataArgs, config: &Config) -> Result<Engine> {
+    let ledger = Ledger::open(&data.data, &config.budget)?;
+    Ok(Engine::new(&data.data, config.catalog()?, config.query.clone(), ledger, config.keys.epoch))
+}
+
+pub fn run(args: QueryArgs) -> Result<i32> {
+    let config = Config::load(&args.data.data, args.data.config.as_deref())?;
+    let engine = engine(&args.data, &config)?;
+    let request = QueryRequest { sql: args.sql.clone(), epsilon: args.epsilon, delta: args.delta, bounds: bounds(&args)? };
+    let principal = args.principal.clone().unwrap_or_else(|| format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into())));
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    match runtime.block_on(engine.run(&principal, &request)) {
+        Ok(answer) => {
+            match args.format {
+                Format::Json => println!("{}", serde_json::to_string_pretty(&answer.to_json())?),
+                Format::Csv => print!("{}", answer.to_csv()),
+                Format::Table => print!("{}", answer.to_table()),
+            }
+            Ok(0)
+        }
+        Err(e) => {
+            eprintln!("refused ({}): {e}", e.code());
+            Ok(if e.status() >= 500 { 1 } else { 2 })
+        }
+    }
+}
+
+fn bounds(args: &QueryArgs) -> Result<BoundsRequest> {
+    let mut req = BoundsRequest { max_groups: args.max_groups, max_rows: args.max_rows, ..Default::default() };
+    for b in &args.bounds {
+        let (name, range) = b.split_once('=').with_context(|| format!("--bound {b}: expected NAME=LOW:HIGH"))?;
+        let (lo, hi) = range.split_once(':').with_context(|| format!("--bound {b}: expected NAME=LOW:HIGH"))?;
+        req.columns.insert(name.to_string(), [lo.trim().parse()?, hi.trim().parse()?]);
+    }
+    Ok(req)
+}
+
+#[derive(clap::Args, Debug)]
+pub struct BudgetArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Set the total ε of every key epoch (or of `--epoch`).
+    #[arg(long)]
+    pub set_total: Option<f64>,
+    /// Also set the total δ.
+    #[arg(long, requires = "set_total")]
+    pub set_delta_total: Option<f64>,
+    /// The key epoch `--set-total` applies to (default: all epochs without their own total).
+    #[arg(long, requires = "set_total")]
+    pub epoch: Option<String>,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+}
+
+pub fn budget(args: BudgetArgs) -> Result<i32> {
+    let config = Config::load(&args.data.data, args.data.config.as_deref())?;
+    let ledger = Ledger::open(&args.data.data, &config.budget)?;
+    if let Some(total) = args.set_total {
+        if let Some(e) = &args.epoch {
+            if config.keys.epoch.parse(e).is_none() {
+                bail!("`{e}` is not a key epoch label (e.g. 2026Q4)");
+            }
+        }
+        ledger.set_total("events", args.epoch.as_deref(), total, args.set_delta_total)?;
+    }
+    let known: Vec<String> = fingertip_query::known_epochs(&args.data.data, config.keys.epoch).into_iter().map(|e| e.0).collect();
+    let status = ledger.status("events", &known)?;
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&status)?),
+        _ => {
+            println!("dataset {} (default total ε {} per key epoch)", status.dataset, config.budget.epsilon_total);
+            println!("{:<8} {:>10} {:>10} {:>10} {:>10} {:>7}  by principal", "epoch", "ε total", "ε spent", "ε left", "δ spent", "spends");
+            for e in &status.epochs {
+                let who: Vec<String> = e.by_principal.iter().map(|(p, x)| format!("{p}={x}")).collect();
+                println!("{:<8} {:>10} {:>10} {:>10} {:>10.2e} {:>7}  {}", e.epoch, e.epsilon_total, round(e.epsilon_spent), round(e.epsilon_remaining), e.delta_spent, e.spends, who.join(" "));
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn round(x: f64) -> f64 {
+    (x * 1e6).round() / 1e6
+}
