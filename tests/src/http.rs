@@ -42,15 +42,87 @@ pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &st
     }
     head.push_str("\r\n");
     stream.write_all(head.as_bytes())?;
-    stream.write_all(body)?;
-    read_response(&mut stream)
+    // The server may answer (and close) before reading a body it refuses: read the answer anyway.
+    let sent = stream.write_all(body);
+    read_response(&mut stream).map_err(|e| sent.err().unwrap_or(e))
 }
 
-/// Reads a response from a stream the server closes after answering.
+/// Sends `raw` bytes as they are (the caller writes the whole request) and reads the response.
+pub fn raw(addr: SocketAddr, bytes: &[u8]) -> std::io::Result<Response> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+    let sent = stream.write_all(bytes);
+    read_response(&mut stream).map_err(|e| sent.err().unwrap_or(e))
+}
+
+/// `POST /v1/events` with a chunked body (no `Content-Length`), one chunk per item.
+pub fn post_chunked(addr: SocketAddr, token: &str, chunks: &[&[u8]]) -> std::io::Result<Response> {
+    let mut req = format!("POST /v1/events HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n").into_bytes();
+    for chunk in chunks {
+        req.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        req.extend_from_slice(chunk);
+        req.extend_from_slice(b"\r\n");
+    }
+    req.extend_from_slice(b"0\r\n\r\n");
+    raw(addr, &req)
+}
+
+/// `POST /v1/events` with a body of the given type and encoding (`None`: no header).
+pub fn post_body(addr: SocketAddr, token: &str, content_type: &str, encoding: Option<&str>, body: &[u8]) -> std::io::Result<Response> {
+    let auth = format!("Bearer {token}");
+    let mut headers = vec![("Authorization", auth.as_str()), ("Content-Type", content_type)];
+    if let Some(e) = encoding {
+        headers.push(("Content-Encoding", e));
+    }
+    request(addr, "POST", "/v1/events", &headers, body)
+}
+
+/// `GET path`, with a bearer token when given.
+pub fn get(addr: SocketAddr, path: &str, token: Option<&str>) -> Response {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("Authorization", a.as_str())).collect();
+    request(addr, "GET", path, &headers, b"").expect("request")
+}
+
+/// The value of an unlabelled metric (`name value`) or of one labelled series
+/// (`name{label="x"} value`, pass the whole `name{...}`) in Prometheus text.
+pub fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// `GET /metrics`, one series.
+pub fn get_metric(addr: SocketAddr, series: &str) -> f64 {
+    let text = get(addr, "/metrics", None).text();
+    metric(&text, series).unwrap_or_else(|| panic!("no metric {series} in:\n{text}"))
+}
+
+/// Reads one response: up to the end of its `Content-Length` body, or until the server closes
+/// (so a reset that follows a complete response does not hide it).
 pub fn read_response(stream: &mut TcpStream) -> std::io::Result<Response> {
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw)?;
+    let mut buf = [0u8; 16 << 10];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                raw.extend_from_slice(&buf[..n]);
+                if complete(&raw) {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
     parse(&raw).ok_or_else(|| std::io::Error::other(format!("bad response: {}", String::from_utf8_lossy(&raw))))
+}
+
+/// True when `raw` holds the whole head and the whole `Content-Length` body.
+fn complete(raw: &[u8]) -> bool {
+    let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else { return false };
+    let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+    let len = head.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse::<usize>().ok());
+    len.is_some_and(|n| raw.len() >= end + 4 + n)
 }
 
 fn parse(raw: &[u8]) -> Option<Response> {

@@ -102,6 +102,25 @@ fn threshold_measurement(
     make_laplace_threshold(domain, L01InfDistance::default(), scale, threshold, None).map_err(opendp_err)
 }
 
+// Partition selection keeps a group when its noisy count is at least `threshold`. It runs
+// OpenDP's `make_laplace_threshold` at `threshold - 1`, keeps only the counts above that, and
+// is charged what OpenDP's privacy map says for `threshold - 1`.
+//
+// Why not OpenDP at `threshold` directly: OpenDP 0.16's function keeps noisy counts *equal to*
+// its threshold T, but its privacy map (Rogers 2023, Thm 7, as written in
+// NoiseThresholdPrivacyMap_for_ZExpFamily1.tex) takes "not released" to be `c + Z ≤ T` and
+// charges δ = P[Z > T - Δ∞] per group, while a lone person's group (c = Δ∞ = 1) is released
+// when `1 + Z ≥ T`, i.e. with probability P[Z ≥ T - 1] = e^{1/b} · P[Z > T - 1]: the real δ was
+// 1.6× the charged one at scale 2 and 2.7× at scale 1 (tests/tests/dp_noise.rs measures it).
+// Keeping only counts strictly above OpenDP's threshold is exactly the mechanism its proof is
+// about, so the δ it reports is the real one again.
+
+/// The OpenDP threshold (a count must exceed it) of a partition-selection threshold (a count
+/// must reach it).
+fn opendp_threshold(threshold: i64) -> i64 {
+    threshold - 1
+}
+
 /// The smallest threshold at which releasing noisy person counts (one person in at most `l0`
 /// groups, at most 1 per group) costs no more than `delta`, and the (ε, δ) it costs.
 pub fn threshold_for(l0: u32, epsilon: f64, delta: f64) -> Result<(i64, f64, f64, f64), DpError> {
@@ -112,8 +131,9 @@ pub fn threshold_for(l0: u32, epsilon: f64, delta: f64) -> Result<(i64, f64, f64
     let l0 = l0.max(1);
     let d_in = (l0, i64::from(l0), 1i64);
     let scale = f64::from(l0) / epsilon;
-    let cost = |t: i64| threshold_measurement(scale, t).and_then(|m| m.map(&d_in).map_err(opendp_err));
-    let (mut lo, mut hi) = (1i64, 2i64);
+    let cost = |t: i64| threshold_measurement(scale, opendp_threshold(t)).and_then(|m| m.map(&d_in).map_err(opendp_err));
+    // OpenDP needs its threshold to be at least the per-group sensitivity (1).
+    let (mut lo, mut hi) = (2i64, 4i64);
     while cost(hi)?.1 > delta {
         lo = hi;
         hi = hi.checked_mul(2).ok_or_else(|| DpError::InvalidParameters("δ is too small".into()))?;
@@ -134,9 +154,15 @@ pub fn select_partitions(noise: Noise, person_counts: &[i64], l0: u32, epsilon: 
         let kept = person_counts.iter().enumerate().filter(|(_, c)| **c > 0).map(|(i, c)| (i, *c)).collect();
         return Ok(Selected { kept, scale, threshold: 1, epsilon: eps, delta: del });
     }
-    let m = threshold_measurement(scale, threshold)?;
+    let m = threshold_measurement(scale, opendp_threshold(threshold))?;
     let input: HashMap<u64, i64> = person_counts.iter().enumerate().map(|(i, c)| (i as u64, *c)).collect();
-    let mut kept: Vec<(usize, i64)> = m.invoke(&input).map_err(opendp_err)?.into_iter().map(|(k, v)| (k as usize, v)).collect();
+    let mut kept: Vec<(usize, i64)> = m
+        .invoke(&input)
+        .map_err(opendp_err)?
+        .into_iter()
+        .filter(|(_, v)| *v >= threshold)
+        .map(|(k, v)| (k as usize, v))
+        .collect();
     kept.sort_unstable();
     Ok(Selected { kept, scale, threshold, epsilon: eps, delta: del })
 }

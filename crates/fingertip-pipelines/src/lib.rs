@@ -1,1 +1,110 @@
-//! fingertip-pipelines
+//! Burden index pipelines: trusted pipeline definitions (`pipelines/*.toml`) whose person
+//! stages may group by `person` (never released), run through differentially private release
+//! stages into weekly indices per app and org unit, with 95% intervals, suppression of small
+//! cells, and the oversight report.
+//!
+//! Rank the imposers (apps, issuing units), never the imposed: every output cell is a week ×
+//! app × org unit (or a roll-up of them); no output is ever keyed by a person.
+
+mod composite;
+mod config;
+mod index;
+mod levels;
+mod lineage;
+mod output;
+mod people;
+mod report;
+mod runner;
+mod spec;
+mod udf;
+pub mod weeks;
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+pub use config::PipelinesConfig;
+pub use levels::{ALL, Cell, Level};
+pub use people::Domain;
+pub use runner::{RunRequest, Runner};
+pub use spec::{Kind, PipelineSpec, load as load_pipelines};
+
+/// One published value, in long form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IndexRow {
+    pub index: String,
+    pub week: String,
+    pub app_id: String,
+    pub org_unit: String,
+    pub value: Option<f64>,
+    pub ci_low: Option<f64>,
+    pub ci_high: Option<f64>,
+    /// ε this index spent in the run.
+    pub epsilon: f64,
+    /// Withheld because the cell has fewer than `min_persons` active workers.
+    pub suppressed: bool,
+    /// The policy clause the index evidences.
+    pub clause: String,
+}
+
+impl IndexRow {
+    pub fn new(index: &str, cell: &Cell, epsilon: f64, clause: &str) -> Self {
+        Self {
+            index: index.into(),
+            week: cell.week.clone(),
+            app_id: cell.app_id.clone(),
+            org_unit: cell.org_unit.clone(),
+            value: None,
+            ci_low: None,
+            ci_high: None,
+            epsilon,
+            suppressed: false,
+            clause: clause.into(),
+        }
+    }
+
+    pub fn cell(&self) -> Cell {
+        Cell { week: self.week.clone(), app_id: self.app_id.clone(), org_unit: self.org_unit.clone() }
+    }
+}
+
+/// What a run did, stored with its outputs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub generated_at: String,
+    pub weeks: Vec<String>,
+    pub epochs: Vec<String>,
+    pub epsilon: f64,
+    pub delta: f64,
+    pub min_persons: u32,
+    pub public_domain: bool,
+    pub cells: usize,
+    pub suppressed: usize,
+    pub indices: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("pipeline {path}: {message}")]
+    InvalidSpec { path: PathBuf, message: String },
+    #[error("pipelines: {0}")]
+    InvalidSet(String),
+    #[error("`{0}` is not an ISO week like 2026-W45")]
+    InvalidWeek(String),
+    #[error("{path}: {message}")]
+    Io { path: PathBuf, message: String },
+    #[error(transparent)]
+    Budget(#[from] fingertip_dp::LedgerError),
+    #[error(transparent)]
+    Privacy(#[from] fingertip_dp::DpError),
+    #[error("query engine: {0}")]
+    Engine(#[from] datafusion::error::DataFusionError),
+    #[error("parquet: {0}")]
+    Parquet(#[from] datafusion::parquet::errors::ParquetError),
+    #[error("arrow: {0}")]
+    Arrow(#[from] datafusion::arrow::error::ArrowError),
+    #[error("report: {0}")]
+    Report(#[from] fingertip_report::ReportError),
+    #[error("invalid time zone `{0}`")]
+    TimeZone(String),
+}

@@ -41,25 +41,31 @@ pub fn file_schema() -> SchemaRef {
 
 /// A DataFusion session over the lake of `data_dir`, with `threads` partitions (0: all cores).
 pub async fn session(data_dir: &Path, threads: usize, catalog: &Catalog) -> Result<(SessionContext, Vec<Dimension>)> {
+    session_named(data_dir, threads, catalog, EVENTS).await
+}
+
+/// Like [`session`], registering the lake under `events_name` (pipelines put a filtered view
+/// named `events` over it).
+pub async fn session_named(data_dir: &Path, threads: usize, catalog: &Catalog, events_name: &str) -> Result<(SessionContext, Vec<Dimension>)> {
     let mut config = SessionConfig::new().with_information_schema(false).with_create_default_catalog_and_schema(true);
     if threads > 0 {
         config = config.with_target_partitions(threads);
     }
     let ctx = SessionContext::new_with_config(config);
-    register_events(&ctx, &data_dir.join("events"))?;
+    register_events(&ctx, &data_dir.join("events"), events_name)?;
     let mut dims = vec![register_catalog(&ctx, catalog)?];
     dims.extend(register_dimension_dir(&ctx, &data_dir.join("dimensions")).await?);
     Ok((ctx, dims))
 }
 
-fn register_events(ctx: &SessionContext, dir: &Path) -> Result<()> {
+fn register_events(ctx: &SessionContext, dir: &Path, name: &str) -> Result<()> {
     std::fs::create_dir_all(dir)?;
     let url = ListingTableUrl::parse(format!("{}/", dir.canonicalize()?.display()))?;
     let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
         .with_file_extension(".parquet")
         .with_table_partition_cols(vec![("date".into(), DataType::Utf8), ("app_id".into(), DataType::Utf8)]);
     let config = ListingTableConfig::new(url).with_listing_options(options).with_schema(file_schema());
-    ctx.register_table(EVENTS, Arc::new(ListingTable::try_new(config)?))?;
+    ctx.register_table(name, Arc::new(ListingTable::try_new(config)?))?;
     Ok(())
 }
 

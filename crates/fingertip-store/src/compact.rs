@@ -27,6 +27,8 @@ pub struct SegmentContents {
     /// Damaged ranges inside acknowledged data (or records that would not decode).
     pub corrupt_ranges: usize,
     pub headerless: bool,
+    /// The segment's nonce: with its id, it names the segment's Parquet files.
+    pub nonce: u64,
 }
 
 /// How many bytes of segment `id` are valid, from the header of segment `id + 1`.
@@ -35,7 +37,7 @@ pub fn valid_len(wal_dir: &Path, id: u64) -> u64 {
     let mut header = [0u8; segment::HEADER_LEN];
     let read = fs::File::open(next).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut header));
     match read.ok().and_then(|_| segment::decode_header(&header)) {
-        Some((next_id, prev_valid)) if next_id == id + 1 => prev_valid,
+        Some(next) if next.id == id + 1 => next.prev_valid_len,
         _ => ALL_VALID,
     }
 }
@@ -49,6 +51,7 @@ pub fn read_segment(wal_dir: &Path, id: u64) -> Result<SegmentContents, StoreErr
         torn_tail_bytes: scan.torn_tail_bytes,
         corrupt_ranges: scan.corrupt.len(),
         headerless: scan.headerless,
+        nonce: scan.nonce,
         ..Default::default()
     };
     for range in scan.records {
@@ -82,7 +85,7 @@ pub(crate) fn compact_segment(
             (&a.org_unit, a.person, a.started_at_ms, a.event_id).cmp(&(&b.org_unit, b.person, b.started_at_ms, b.event_id))
         });
         let path = partition_dir(&data_dir.join("events"), &date, app_id)
-            .join(format!("part-{}.parquet", part_uuid(id, &date, app_id)));
+            .join(format!("part-{}.parquet", part_uuid(id, contents.nonce, &date, app_id)));
         let batch = lake::to_record_batch(app_id, &rows).map_err(|e| StoreError::Parquet(e.to_string()))?;
         let props = lake::writer_properties(config.parquet_zstd_level, config.parquet_row_group_rows);
         let bytes = lake::write_parquet_file(&path, &batch, props).map_err(StoreError::io(&path))?;
@@ -97,15 +100,15 @@ pub(crate) fn compact_segment(
     Ok(events)
 }
 
-/// A name that is the same every time this segment's partition is compacted.
-fn part_uuid(segment: u64, date: &str, app_id: &str) -> uuid::Uuid {
-    let digest = Sha256::new()
-        .chain_update(b"fingertip-part\0")
-        .chain_update(segment.to_le_bytes())
-        .chain_update(date.as_bytes())
-        .chain_update(b"\0")
-        .chain_update(app_id.as_bytes())
-        .finalize();
+/// A name that is the same every time this segment's partition is compacted, and differs for
+/// any other segment, including one that reuses the id in a later run (its nonce differs).
+/// Segments without a nonce (0) keep the names they were given before nonces existed.
+fn part_uuid(segment: u64, nonce: u64, date: &str, app_id: &str) -> uuid::Uuid {
+    let mut hasher = Sha256::new().chain_update(b"fingertip-part\0").chain_update(segment.to_le_bytes());
+    if nonce != 0 {
+        hasher.update(nonce.to_le_bytes());
+    }
+    let digest = hasher.chain_update(date.as_bytes()).chain_update(b"\0").chain_update(app_id.as_bytes()).finalize();
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
     uuid::Uuid::new_v8(bytes)
@@ -126,7 +129,7 @@ fn retire_segment(wal_dir: &Path, id: u64, contents: &SegmentContents, stats: &S
     if contents.corrupt_ranges > 0 {
         let quarantine = wal_dir.join("quarantine");
         fs::create_dir_all(&quarantine).map_err(StoreError::io(&quarantine))?;
-        let target = quarantine.join(path.file_name().unwrap_or_default());
+        let target = quarantine_target(&quarantine, id, contents.nonce);
         fs::rename(&path, &target).map_err(StoreError::io(&path))?;
         sync_dir(&quarantine).map_err(StoreError::io(&quarantine))?;
         stats.corrupt_segments_quarantined.fetch_add(1, Relaxed);
@@ -147,4 +150,14 @@ fn retire_segment(wal_dir: &Path, id: u64, contents: &SegmentContents, stats: &S
     sync_dir(wal_dir).map_err(StoreError::io(wal_dir))?;
     let _ = stats.wal_bytes.fetch_update(Relaxed, Relaxed, |b| Some(b.saturating_sub(size)));
     Ok(())
+}
+
+/// Where a damaged segment goes: `quarantine/<id>.wal`, or `<id>-<nonce>.wal` when a segment
+/// of an earlier run with the same id is already there (never overwrite evidence).
+fn quarantine_target(quarantine: &Path, id: u64, nonce: u64) -> std::path::PathBuf {
+    let plain = segment::segment_path(quarantine, id);
+    if !plain.exists() {
+        return plain;
+    }
+    quarantine.join(format!("{id:020}-{nonce:016x}.wal"))
 }

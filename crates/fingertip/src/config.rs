@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use fingertip_anonymize::KeysConfig;
 use fingertip_dp::BudgetConfig;
+use fingertip_pipelines::PipelinesConfig;
 use fingertip_query::QueryConfig;
 use fingertip_model::{Catalog, EventTypeSpec, OrgUnitPolicy, ValidationConfig, Validator};
 use fingertip_server::ServerConfig;
@@ -30,6 +31,7 @@ pub struct Config {
     pub catalog: CatalogConfig,
     pub query: QueryConfig,
     pub budget: BudgetConfig,
+    pub pipelines: PipelinesConfig,
 }
 
 /// `[org_units]`: the accepted org-unit codes. Empty (the default): any well-formed code.

@@ -5,8 +5,10 @@ mod admin;
 mod analysis;
 mod config;
 mod indices;
+mod pipeline;
 mod query;
 mod serve;
+mod simulate;
 
 use std::path::PathBuf;
 
@@ -45,6 +47,11 @@ enum Command {
     Query(query::QueryArgs),
     /// Show or set the privacy budget.
     Budget(query::BudgetArgs),
+    /// Run the burden index pipelines and write the report.
+    #[command(subcommand)]
+    Pipeline(pipeline::PipelineCommand),
+    /// Simulate a population of apps and workers: write events, truth, or post them.
+    Simulate(simulate::SimulateArgs),
 }
 
 fn main() -> Result<()> {
@@ -56,6 +63,8 @@ fn main() -> Result<()> {
         Command::Keys(cmd) => admin::keys(cmd).map(|_| 0),
         Command::Query(args) => query::run(args),
         Command::Budget(args) => query::budget(args),
+        Command::Pipeline(cmd) => pipeline::run(cmd),
+        Command::Simulate(args) => simulate::run(args).map(|_| 0),
     }?;
     std::process::exit(code)
 }

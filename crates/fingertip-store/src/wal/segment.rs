@@ -2,11 +2,17 @@
 //! acknowledged, dropped) from corruption inside acknowledged data (quarantined, reported).
 //!
 //! A segment is `<id:020>.wal`: a 32-byte header (`magic`, `id u64`, `prev_valid_len u64`,
-//! reserved) and then records `[len u32][crc32 u32][seq u64][payload]`, where `len` counts
+//! `nonce u64`) and then records `[len u32][crc32 u32][seq u64][payload]`, where `len` counts
 //! `seq` and the payload and the CRC covers the same bytes. `seq` increases by one per record
 //! within a segment. `prev_valid_len` is how many bytes of the *previous* segment are valid
 //! (`u64::MAX`: all of it); it is set when a write or fsync failed and the writer moved on, so
 //! the records of the failed (never acknowledged) group are never read.
+//!
+//! Segment ids restart at 1 whenever a run finds the WAL empty, so an id alone does not name a
+//! segment for all time. The `nonce` (random, fixed when the segment is created; 0 in segments
+//! written before it existed) does, together with the id: the compactor derives Parquet file
+//! names from both, so compacting the same segment twice rewrites the same files while a later
+//! segment with a reused id never overwrites them.
 
 use std::fs;
 use std::io;
@@ -38,22 +44,35 @@ pub fn list_segments(dir: &Path) -> io::Result<Vec<u64>> {
     Ok(ids)
 }
 
-pub fn encode_header(id: u64, prev_valid_len: u64) -> [u8; HEADER_LEN] {
+/// The fields of a segment header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    pub id: u64,
+    pub prev_valid_len: u64,
+    pub nonce: u64,
+}
+
+pub fn encode_header(header: Header) -> [u8; HEADER_LEN] {
     let mut h = [0u8; HEADER_LEN];
     h[..8].copy_from_slice(&MAGIC);
-    h[8..16].copy_from_slice(&id.to_le_bytes());
-    h[16..24].copy_from_slice(&prev_valid_len.to_le_bytes());
+    h[8..16].copy_from_slice(&header.id.to_le_bytes());
+    h[16..24].copy_from_slice(&header.prev_valid_len.to_le_bytes());
+    h[24..32].copy_from_slice(&header.nonce.to_le_bytes());
     h
 }
 
-/// `(id, prev_valid_len)` of a header, or `None` if the bytes are not one.
-pub fn decode_header(bytes: &[u8]) -> Option<(u64, u64)> {
+/// The header at the start of `bytes`, or `None` if the bytes are not one.
+pub fn decode_header(bytes: &[u8]) -> Option<Header> {
     if bytes.len() < HEADER_LEN || bytes[..8] != MAGIC {
         return None;
     }
-    let id = u64::from_le_bytes(bytes[8..16].try_into().ok()?);
-    let prev = u64::from_le_bytes(bytes[16..24].try_into().ok()?);
-    Some((id, prev))
+    let field = |at: usize| bytes[at..at + 8].try_into().ok().map(u64::from_le_bytes);
+    Some(Header { id: field(8)?, prev_valid_len: field(16)?, nonce: field(24)? })
+}
+
+/// A fresh random segment nonce (never 0, which marks segments older than nonces).
+pub fn new_nonce() -> u64 {
+    uuid::Uuid::new_v4().as_u64_pair().0 | 1
 }
 
 /// Appends one framed record to `out`.
@@ -79,6 +98,8 @@ pub struct SegmentScan {
     pub corrupt: Vec<Range<usize>>,
     /// The file has no complete header (a crash while it was being created).
     pub headerless: bool,
+    /// The segment's nonce (0 when headerless or written before nonces).
+    pub nonce: u64,
 }
 
 struct Record {
@@ -106,10 +127,11 @@ fn parse_at(bytes: &[u8], pos: usize) -> Option<Record> {
 /// Scans `bytes` (a whole segment), reading at most `valid_len` bytes.
 pub fn scan(bytes: &[u8], valid_len: u64) -> SegmentScan {
     let mut out = SegmentScan::default();
-    if decode_header(bytes).is_none() {
+    let Some(header) = decode_header(bytes) else {
         out.headerless = true;
         return out;
-    }
+    };
+    out.nonce = header.nonce;
     let end = usize::try_from(valid_len).unwrap_or(usize::MAX).min(bytes.len());
     let bytes = &bytes[..end];
     let mut pos = HEADER_LEN;
@@ -148,7 +170,7 @@ mod tests {
     use super::*;
 
     fn segment(payloads: &[&[u8]]) -> Vec<u8> {
-        let mut out = encode_header(1, ALL_VALID).to_vec();
+        let mut out = encode_header(Header { id: 1, prev_valid_len: ALL_VALID, nonce: 7 }).to_vec();
         for (seq, p) in payloads.iter().enumerate() {
             frame(seq as u64, p, &mut out);
         }
@@ -161,7 +183,7 @@ mod tests {
         let s = scan(&bytes, ALL_VALID);
         assert_eq!(s.records.len(), 2);
         assert_eq!(&bytes[s.records[1].clone()], b"two");
-        assert_eq!((s.torn_tail_bytes, s.corrupt.len()), (0, 0));
+        assert_eq!((s.torn_tail_bytes, s.corrupt.len(), s.nonce), (0, 0, 7));
     }
 
     #[test]

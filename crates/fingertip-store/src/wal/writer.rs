@@ -193,7 +193,7 @@ impl Writer {
         let id = self.next_id;
         let path = segment::segment_path(&self.dir, id);
         let mut file = OpenOptions::new().write(true).create_new(true).open(&path)?;
-        let header = segment::encode_header(id, self.pending_prev_valid);
+        let header = segment::encode_header(segment::Header { id, prev_valid_len: self.pending_prev_valid, nonce: segment::new_nonce() });
         let created = file.write_all(&header).and_then(|_| file.sync_all()).and_then(|_| sync_dir(&self.dir));
         if let Err(e) = created {
             drop(file);

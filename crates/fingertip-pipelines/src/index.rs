@@ -1,0 +1,140 @@
+//! One index pipeline: its person stage, the per-level clipped sums, noise, and the values
+//! with their 95% intervals, published over the cells the people release kept.
+//!
+//! Bounding: per level, one person's numerator contributions across all cells of the run are
+//! scaled down together so that their L1 norm is at most `numerator_per_week × weeks`
+//! (likewise the denominator). Each contribution is then truncated towards zero to an integer
+//! number of units, so a person changes the vector of cell sums by at most that bound in L1,
+//! and discrete Laplace noise of scale bound/ε per level makes the level ε-DP.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use datafusion::arrow::array::AsArray;
+use datafusion::arrow::datatypes::Int64Type;
+use datafusion::datasource::MemTable;
+use datafusion::prelude::SessionContext;
+use fingertip_dp::{Noise, ci_half_width, laplace};
+
+use crate::levels::{Cell, Level};
+use crate::people::{People, cells_with};
+use crate::spec::{Combine, Kind, PipelineSpec};
+use crate::{IndexRow, PipelineError};
+
+/// A noisy sum with its interval half-widths.
+#[derive(Debug, Clone, Copy)]
+struct Noisy {
+    value: f64,
+    half95: f64,
+    half975: f64,
+}
+
+/// Releases `spec` for every published cell.
+pub async fn release(ctx: &SessionContext, spec: &PipelineSpec, people: &People, weeks: usize, noise: Noise) -> Result<Vec<IndexRow>, PipelineError> {
+    register_person_stage(ctx, spec).await?;
+    let parts = spec.levels.len() * if spec.own_denominator() { 2 } else { 1 };
+    let eps = spec.epsilon / parts as f64;
+    let mut rows = Vec::new();
+    for &level in &spec.levels {
+        let cells: Vec<Cell> = people.cells.keys().filter(|c| c.level() == level).cloned().collect();
+        let published: Vec<&Cell> = cells.iter().filter(|c| !people.cells[c].suppressed).collect();
+        let bounds = spec.bounds.clone().unwrap_or_default();
+        let num = noisy_sums(ctx, spec, level, "numerator", bounds.numerator_per_week * weeks as f64, &published, noise, eps).await?;
+        let den = match bounds.denominator_per_week.filter(|_| spec.own_denominator()) {
+            Some(b) => Some(noisy_sums(ctx, spec, level, "denominator", b * weeks as f64, &published, noise, eps).await?),
+            None => None,
+        };
+        for cell in cells {
+            rows.push(row(spec, &cell, people, num.get(&cell).copied(), den.as_ref().and_then(|d| d.get(&cell).copied())));
+        }
+    }
+    ctx.deregister_table("person_stage")?;
+    Ok(rows)
+}
+
+async fn register_person_stage(ctx: &SessionContext, spec: &PipelineSpec) -> Result<(), PipelineError> {
+    let sql = spec.person_sql.as_deref().unwrap_or_default();
+    let invalid = |m: String| PipelineError::InvalidSpec { path: spec.path.clone(), message: m };
+    let df = ctx.sql(sql).await.map_err(|e| invalid(format!("person_sql does not plan: {e}")))?;
+    let mut required = vec!["person", "week", "app_id", "org_unit", "numerator"];
+    if spec.own_denominator() {
+        required.push("denominator");
+    }
+    for col in required {
+        if df.schema().field_with_unqualified_name(col).is_err() {
+            return Err(invalid(format!("person_sql must output a `{col}` column")));
+        }
+    }
+    let schema = Arc::new(df.schema().as_arrow().clone());
+    let batches = df.collect().await?;
+    ctx.register_table("person_stage", Arc::new(MemTable::try_new(schema, vec![batches])?))?;
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn noisy_sums(ctx: &SessionContext, spec: &PipelineSpec, level: Level, column: &str, bound: f64, cells: &[&Cell], noise: Noise, eps: f64) -> Result<BTreeMap<Cell, Noisy>, PipelineError> {
+    let unit = 2f64.powi((bound / 1_048_576.0).log2().floor() as i32);
+    let exact = clipped_sums(ctx, spec, level, column, bound, unit).await?;
+    let values: Vec<i64> = cells.iter().map(|c| exact.get(*c).copied().unwrap_or(0)).collect();
+    let linf = (bound / unit).floor() as i64;
+    let r = laplace(noise, &values, 1, linf, eps)?;
+    let half = |alpha| ci_half_width(r.scale, alpha) as f64 * unit;
+    let (h95, h975) = (half(0.05), half(0.025));
+    Ok(cells.iter().zip(r.values).map(|(c, v)| ((*c).clone(), Noisy { value: v as f64 * unit, half95: h95, half975: h975 })).collect())
+}
+
+async fn clipped_sums(ctx: &SessionContext, spec: &PipelineSpec, level: Level, column: &str, bound: f64, unit: f64) -> Result<BTreeMap<Cell, i64>, PipelineError> {
+    let (app, unit_key) = level.key_sql("app_id", "org_unit");
+    let combine = match spec.combine {
+        Combine::Sum => "SUM",
+        Combine::Max => "MAX",
+    };
+    let sql = format!(
+        "WITH lvl AS (SELECT person, week, {app} AS app_id, {unit_key} AS org_unit, CAST({combine}({column}) AS DOUBLE) AS v \
+                      FROM person_stage GROUP BY person, week, {app}, {unit_key}), \
+              tot AS (SELECT person, SUM(ABS(v)) AS t FROM lvl GROUP BY person) \
+         SELECT lvl.week, lvl.app_id, lvl.org_unit, \
+                SUM(CAST(TRUNC(COALESCE(lvl.v, 0) * LEAST(1.0, {bound:e} / GREATEST(tot.t, 1e-300)) / {unit:e}) AS BIGINT)) AS s \
+         FROM lvl JOIN tot ON lvl.person = tot.person GROUP BY lvl.week, lvl.app_id, lvl.org_unit"
+    );
+    let batches = ctx.sql(&sql).await?.collect().await?;
+    Ok(cells_with(&batches, |b, i| b.column(3).as_primitive::<Int64Type>().value(i)))
+}
+
+fn row(spec: &PipelineSpec, cell: &Cell, people: &People, num: Option<Noisy>, den: Option<Noisy>) -> IndexRow {
+    let mut row = IndexRow::new(&spec.name, cell, spec.epsilon, &spec.clause);
+    let own = people.cells[cell];
+    if own.suppressed {
+        row.suppressed = true;
+        return row;
+    }
+    let Some(n) = num else { return row };
+    let (value, ci) = match (spec.kind, den) {
+        (Kind::Count, _) => (Some(n.value.max(0.0)), Some(((n.value - n.half95).max(0.0), n.value + n.half95))),
+        (_, Some(d)) => ratio(n, d.value, d.half975, spec.max_value),
+        (_, None) => match people.cells.get(&cell.denominator_cell()) {
+            Some(d) if !d.suppressed => ratio(n, d.value, d.half975, spec.max_value),
+            _ => {
+                row.suppressed = true;
+                (None, None)
+            }
+        },
+    };
+    row.value = value;
+    row.ci_low = ci.map(|c| c.0);
+    row.ci_high = ci.map(|c| c.1);
+    row
+}
+
+/// N / D with an interval that holds with ≥ 95% (N and D each at 97.5%).
+fn ratio(n: Noisy, d: f64, d_half: f64, max: Option<f64>) -> (Option<f64>, Option<(f64, f64)>) {
+    let cap = max.unwrap_or(f64::INFINITY);
+    if d < 1.0 {
+        return (None, None);
+    }
+    let value = (n.value / d).clamp(0.0, cap);
+    let (n_lo, n_hi) = ((n.value - n.half975).max(0.0), n.value + n.half975);
+    let low = n_lo / (d + d_half);
+    let high = if d - d_half >= 1.0 { n_hi / (d - d_half) } else { cap.min(n_hi) };
+    (Some(value), Some((low.clamp(0.0, cap), high.clamp(0.0, cap).max(value))))
+}

@@ -1,0 +1,52 @@
+//! From a run to the report's input (`fingertip-report` renders it).
+
+use fingertip_report::{IndexInfo, PrivacySummary, ReportInput};
+
+use crate::spec::{Kind, PipelineSpec};
+use crate::{IndexRow, RunSummary};
+
+pub fn input(specs: &[PipelineSpec], rows: &[IndexRow], summary: &RunSummary, spent: f64, total: f64) -> ReportInput {
+    let indices = specs
+        .iter()
+        .filter(|s| s.kind != Kind::People || rows.iter().any(|r| r.index == s.name))
+        .map(|s| IndexInfo {
+            name: s.name.clone(),
+            title: s.title.clone(),
+            unit: s.unit.clone(),
+            description: s.description.trim().to_string(),
+            clause: s.clause.clone(),
+            not_measured: s.not_measured.clone(),
+            higher_is_worse: s.higher_is_worse,
+        })
+        .collect();
+    let rows = rows
+        .iter()
+        .map(|r| fingertip_report::IndexRow {
+            index: r.index.clone(),
+            week: r.week.clone(),
+            app_id: r.app_id.clone(),
+            org_unit: r.org_unit.clone(),
+            value: r.value,
+            ci_low: r.ci_low,
+            ci_high: r.ci_high,
+            epsilon: r.epsilon,
+            suppressed: r.suppressed,
+        })
+        .collect();
+    ReportInput {
+        title: "Fingertip burden report".into(),
+        generated_at: summary.generated_at.clone(),
+        weeks: summary.weeks.clone(),
+        indices,
+        rows,
+        privacy: PrivacySummary {
+            epsilon_this_run: summary.epsilon,
+            delta_this_run: summary.delta,
+            epsilon_spent_in_epoch: spent,
+            epsilon_total_per_epoch: total,
+            epochs: summary.epochs.clone(),
+            min_persons: summary.min_persons,
+            privacy_unit: "one staff member (all of their events in all apps) within one key epoch".into(),
+        },
+    }
+}
