@@ -98,8 +98,9 @@ pub fn zstd(bytes: &[u8]) -> Vec<u8> {
 
 /// A gzip body (concatenated members) that decompresses to `mib` MiB of zeros.
 pub fn gzip_bomb(mib: usize) -> Vec<u8> {
-    let member = gzip(&vec![0u8; 1 << 20]);
-    member.repeat(mib)
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(&vec![0u8; 1 << 20]).expect("gzip");
+    enc.finish().expect("gzip").repeat(mib)
 }
 
 /// A zstd body (concatenated frames) that decompresses to `mib` MiB of zeros.

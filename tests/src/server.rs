@@ -115,6 +115,11 @@ impl Server {
         self.stdout.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// The buffer stdout is captured into, to read after [`Server::stop`].
+    pub fn stdout_buffer(&self) -> Arc<Mutex<String>> {
+        self.stdout.clone()
+    }
+
     /// The log lines of this run only.
     pub fn run_log(&self) -> String {
         let all = std::fs::read(&self.log).unwrap_or_default();

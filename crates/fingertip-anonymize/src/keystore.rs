@@ -75,6 +75,8 @@ pub struct KeyStore {
     dir: PathBuf,
     config: KeysConfig,
     keyed: RwLock<HashMap<String, Arc<Hmac<Sha256>>>>,
+    /// Serializes key creation within this process (O_EXCL links serialize processes).
+    create_lock: std::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for KeyStore {
@@ -92,7 +94,7 @@ impl KeyStore {
     pub fn open(data_dir: &Path, config: KeysConfig) -> Result<Self, KeyError> {
         let dir = data_dir.join("keys");
         fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir).map_err(io_err(&dir))?;
-        Ok(Self { dir, config, keyed: RwLock::new(HashMap::new()) })
+        Ok(Self { dir, config, keyed: RwLock::new(HashMap::new()), create_lock: std::sync::Mutex::new(()) })
     }
 
     pub fn scheme(&self) -> EpochScheme {
@@ -120,7 +122,13 @@ impl KeyStore {
         if let Some(k) = self.read_cache().get(epoch) {
             return Ok(k.clone());
         }
-        let key = self.load_or_create(epoch)?;
+        let key = {
+            let _creating = self.create_lock.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(k) = self.read_cache().get(epoch) {
+                return Ok(k.clone());
+            }
+            self.load_or_create(epoch)?
+        };
         // Unwrap safety: HMAC accepts keys of any length.
         let keyed = Arc::new(Hmac::<Sha256>::new_from_slice(&key).expect("any key length"));
         let mut cache = self.keyed.write().unwrap_or_else(|e| e.into_inner());
@@ -158,7 +166,9 @@ impl KeyStore {
     fn create(&self, path: &Path) -> io::Result<[u8; KEY_BYTES]> {
         let mut key = [0u8; KEY_BYTES];
         getrandom::fill(&mut key).map_err(io::Error::other)?;
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        let mut nonce = [0u8; 8];
+        getrandom::fill(&mut nonce).map_err(io::Error::other)?;
+        let tmp = path.with_extension(format!("tmp{}-{}", std::process::id(), u64::from_le_bytes(nonce)));
         let mut file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
         file.write_all(&key)?;
         file.sync_all()?;

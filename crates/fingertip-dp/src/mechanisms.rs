@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 
 use opendp::domains::{AtomDomain, MapDomain, VectorDomain};
-use opendp::measurements::{make_laplace, make_laplace_threshold, make_private_quantile};
+use opendp::measurements::{make_laplace, make_laplace_threshold, make_noisy_max, make_private_quantile};
 use opendp::measures::{Approximate, MaxDivergence};
-use opendp::metrics::{AbsoluteDistance, L01InfDistance, L1Distance, SymmetricDistance};
+use opendp::metrics::{AbsoluteDistance, L01InfDistance, L1Distance, LInfDistance, SymmetricDistance};
 
 /// How releases are noised. `OpenDp` is the only strategy a shipped binary can use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -198,6 +198,37 @@ pub fn quantile(noise: Noise, values: Vec<i64>, candidates: Vec<i64>, alpha: f64
     Ok((m.invoke(&values).map_err(opendp_err)?, scale))
 }
 
+/// A private upper bound: the smallest of the (ascending) `candidates` beyond which few of
+/// `values` lie, one value per person. Report-noisy-max (OpenDP `make_noisy_max`) over the
+/// scores `−#{x > cᵢ} − i·step_cost`: each step up the grid must leave out at least
+/// `step_cost` fewer values to be worth taking. The scores move together by at most 1 when a
+/// person is added or removed (monotone L∞ sensitivity 1), so the choice is ε-DP. Unlike a
+/// quantile, candidates above every value do not tie: the cost makes the first one win.
+pub fn upper_bound(noise: Noise, values: &[i64], candidates: &[i64], step_cost: i64, epsilon: f64) -> Result<i64, DpError> {
+    check_epsilon(epsilon)?;
+    if candidates.is_empty() {
+        return Err(DpError::InvalidParameters("an upper bound needs candidates".into()));
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable();
+    let scores: Vec<i64> = candidates
+        .iter()
+        .enumerate()
+        .map(|(i, c)| -((sorted.len() - sorted.partition_point(|x| x <= c)) as i64) - i as i64 * step_cost.max(0))
+        .collect();
+    let build = |scale: f64| {
+        make_noisy_max(VectorDomain::new(AtomDomain::<i64>::default()), LInfDistance::<i64>::new(true), MaxDivergence, scale, false).map_err(opendp_err)
+    };
+    let eps_at_1 = build(1.0)?.map(&1).map_err(opendp_err)?;
+    let scale = eps_at_1 / epsilon * (1.0 + 1e-9);
+    let index = if noise.is_exact() {
+        scores.iter().enumerate().max_by_key(|(i, s)| (**s, std::cmp::Reverse(*i))).map_or(0, |(i, _)| i)
+    } else {
+        build(scale)?.invoke(&scores).map_err(opendp_err)?
+    };
+    Ok(candidates[index.min(candidates.len() - 1)])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,6 +257,14 @@ mod tests {
         let s = select_partitions(Noise::OpenDp, &[5000, 0, 3000], 1, 1.0, 1e-6).unwrap();
         let kept: Vec<usize> = s.kept.iter().map(|k| k.0).collect();
         assert_eq!(kept, vec![0, 2]);
+    }
+
+    #[test]
+    fn upper_bound_takes_the_first_candidate_above_the_data() {
+        let values: Vec<i64> = (0..5000).map(|i| 1 + i % 6).collect();
+        let candidates: Vec<i64> = vec![1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 48, 64, 96, 128];
+        let chosen = upper_bound(Noise::OpenDp, &values, &candidates, 25, 1.0).unwrap();
+        assert_eq!(chosen, 6);
     }
 
     #[test]

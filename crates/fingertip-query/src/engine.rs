@@ -4,6 +4,7 @@
 //! release stage → noise → post-processing → answer. Nothing computed from the data leaves
 //! this function except through the noise mechanisms.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -18,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::answer::Answer;
 use crate::bounds::{self, BoundsRequest};
 use crate::error::QueryError;
-use crate::guard::{self, Analyzed};
+use crate::guard::{self, Analyzed, DomainColumn};
 use crate::refusal::{Refusal, code};
 use crate::stages::{self, Quantities};
 use crate::{estimate, lake, output, post, release};
@@ -41,7 +42,7 @@ pub struct QueryConfig {
 
 impl Default for QueryConfig {
     fn default() -> Self {
-        Self { default_delta: 1e-6, min_persons: 10, max_epsilon_per_query: 5.0, estimation_share: 0.1, threads: 0 }
+        Self { default_delta: 1e-6, min_persons: 10, max_epsilon_per_query: 5.0, estimation_share: 0.2, threads: 0 }
     }
 }
 
@@ -66,7 +67,12 @@ pub struct Engine {
     ledger: Ledger,
     scheme: EpochScheme,
     noise: Noise,
+    /// Declared public domains of group-by columns.
+    domains: BTreeMap<DomainColumn, Vec<String>>,
 }
+
+/// Public domains larger than this are not enumerated (partition selection is used instead).
+const MAX_PUBLIC_CELLS: usize = 50_000;
 
 /// The ε of one query, split across its parts.
 #[derive(Debug, Clone, Copy)]
@@ -78,7 +84,36 @@ pub(crate) struct Split {
 
 impl Engine {
     pub fn new(data_dir: &Path, catalog: Catalog, config: QueryConfig, ledger: Ledger, scheme: EpochScheme) -> Self {
-        Self { data_dir: data_dir.to_path_buf(), catalog, config, ledger, scheme, noise: Noise::OpenDp }
+        let mut domains = BTreeMap::new();
+        domains.insert(DomainColumn::EventType, catalog.event_types.keys().cloned().collect());
+        domains.insert(DomainColumn::Trigger, fingertip_model::Trigger::ALL.iter().map(|t| t.as_str().to_string()).collect());
+        Self { data_dir: data_dir.to_path_buf(), catalog, config, ledger, scheme, noise: Noise::OpenDp, domains }
+    }
+
+    /// Declares the values of `column` public (e.g. the registered apps, the configured org
+    /// units): a query grouped only by declared columns releases every combination, with no
+    /// partition selection and no δ.
+    pub fn with_domain(mut self, column: DomainColumn, values: Vec<String>) -> Self {
+        if !values.is_empty() {
+            self.domains.insert(column, values);
+        }
+        self
+    }
+
+    /// The public cells of a query grouped by declared columns only.
+    fn public_cells(&self, analyzed: &Analyzed) -> Option<Vec<Vec<String>>> {
+        if analyzed.group_domains.is_empty() {
+            return None;
+        }
+        let mut cells: Vec<Vec<String>> = vec![Vec::new()];
+        for d in &analyzed.group_domains {
+            let values = self.domains.get(&(*d)?)?;
+            if cells.len() * values.len() > MAX_PUBLIC_CELLS {
+                return None;
+            }
+            cells = cells.iter().flat_map(|c| values.iter().map(move |v| [c.clone(), vec![v.clone()]].concat())).collect();
+        }
+        Some(cells)
     }
 
     /// Exact releases for golden tests (the `test-util` feature; never in a shipped binary).
@@ -113,12 +148,13 @@ impl Engine {
         let grouped = !analyzed.aggregate.group_expr.is_empty();
         let needs = estimate::Needs::of(grouped, &quantities.list, &request.bounds, &requested);
         let split = self.split(request.epsilon, needs.count(), quantities.list.len());
-        let delta = if grouped { delta } else { 0.0 };
+        let public = self.public_cells(&analyzed);
+        let delta = if grouped && public.is_none() { delta } else { 0.0 };
         let epochs = crate::epochs::charged_epochs(&self.data_dir, self.scheme, analyzed.time);
         let bounds_json = serde_json::to_string(&request.bounds).unwrap_or_default();
         let print = fingerprint(&[&request.sql, &request.epsilon.to_string(), &delta.to_string(), &bounds_json]);
         self.ledger.charge(Spend::new(principal, print, "events", epochs.clone(), request.epsilon, delta, &request.sql))?;
-        let run = Run { engine: self, ctx: &ctx, analyzed: &analyzed, quantities: &quantities, split, epsilon: request.epsilon, delta, epochs: &epochs };
+        let run = Run { engine: self, ctx: &ctx, analyzed: &analyzed, quantities: &quantities, split, epsilon: request.epsilon, delta, epochs: &epochs, public };
         let answer = run.execute(&request.bounds, &ranges, &needs).await?;
         Ok(answer)
     }
@@ -154,6 +190,7 @@ pub(crate) struct Run<'a> {
     pub epsilon: f64,
     pub delta: f64,
     pub epochs: &'a [String],
+    pub public: Option<Vec<Vec<String>>>,
 }
 
 impl Run<'_> {
@@ -165,7 +202,10 @@ impl Run<'_> {
         let stage_bounds = resolved.stage_bounds(&self.quantities.list);
         let release = stages::release_stage(person, a.group_expr.len(), &self.quantities.list, &stage_bounds).map_err(QueryError::engine)?;
         let batches = self.ctx.execute_logical_plan(release).await.map_err(QueryError::engine)?.collect().await.map_err(QueryError::engine)?;
-        let exact = release::read_exact(&batches, a.group_expr.len(), &self.quantities.list).map_err(QueryError::engine)?;
+        let mut exact = release::read_exact(&batches, a.group_expr.len(), &self.quantities.list).map_err(QueryError::engine)?;
+        if let Some(cells) = &self.public {
+            exact = exact.align_to(cells);
+        }
         let params = release::NoiseParams {
             noise: self.engine.noise,
             max_groups: stage_bounds.max_groups,
@@ -175,6 +215,7 @@ impl Run<'_> {
             delta: self.delta,
             ranges: stage_bounds.ranges.clone(),
             min_persons: self.engine.config.min_persons,
+            public: self.public.is_some(),
         };
         let noisy = release::apply(&exact, &self.quantities.list, &params)?;
         let released = output::released_rows(&noisy, self.analyzed, self.quantities, ranges);

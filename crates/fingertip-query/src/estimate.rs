@@ -1,22 +1,27 @@
-//! Private bound estimation: the bounds a request did not give are chosen from the data by
-//! OpenDP quantiles over persons (each person contributes one value, so each estimate is
-//! ε-DP for its share of the query's budget), within candidate grids derived from the catalog.
+//! Private bound estimation: the bounds a request did not give are chosen from the data, each
+//! person contributing one value to each estimate, with OpenDP mechanisms paid from the
+//! query's ε (`[query] estimation_share`, split evenly):
 //!
-//! * `max_groups`: the 95th percentile of the number of groups per person;
-//! * `max_rows`: the 95th percentile of a person's largest row count in a group;
-//! * a total's clamp `U`: the 95th percentile of a person's largest |total| in a group.
+//! 1. the number of persons `n` (discrete Laplace), which sets the cost of a grid step;
+//! 2. `max_groups`: a private upper bound (report-noisy-max, see `fingertip_dp::upper_bound`) of
+//!    the number of groups per person — the smallest candidate past which the next step would
+//!    leave out fewer than max(0.5%·n, 1/ε) more persons;
+//! 3. `max_rows`: likewise of a person's largest row count in a group;
+//! 4. a total's clamp `U`: likewise of a person's largest |total| in a group, on a geometric
+//!    grid derived from the value's catalog range.
 
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Float64Type};
 use datafusion::logical_expr::LogicalPlan;
-use fingertip_dp::quantile;
+use fingertip_dp::{laplace, upper_bound};
 
 use crate::bounds::{self, BoundsRequest, MAX_GROUPS_CAP, MAX_ROWS_CAP, ResolvedBounds};
 use crate::engine::Run;
 use crate::error::QueryError;
 use crate::stages::{self, Quantity, StageBounds, quantity_col};
 
-const LEVEL: f64 = 0.95;
+/// A grid step must leave out at least this share of persons to be worth taking.
+const STEP_SHARE: f64 = 0.005;
 
 /// Which bounds must be estimated.
 #[derive(Debug, Clone, Default)]
@@ -39,8 +44,10 @@ impl Needs {
         Self { groups: grouped && req.max_groups.is_none(), rows: counts_rows && req.max_rows.is_none(), totals }
     }
 
+    /// Estimates to pay for, including the person count that calibrates them.
     pub fn count(&self) -> usize {
-        usize::from(self.groups) + usize::from(self.rows) + self.totals.len()
+        let n = usize::from(self.groups) + usize::from(self.rows) + self.totals.len();
+        if n > 0 { n + 1 } else { 0 }
     }
 }
 
@@ -97,14 +104,17 @@ pub async fn resolve(run: &Run<'_>, person: &LogicalPlan, req: &BoundsRequest, r
     let batches = run.ctx.execute_logical_plan(plan).await.map_err(QueryError::engine)?.collect().await.map_err(QueryError::engine)?;
     let eps = run.split.estimate_each;
     let noise = run.engine_noise();
+    let groups: Vec<i64> = column_f64(&batches, "__groups").into_iter().map(|v| v as i64).collect();
+    let n = laplace(noise, &[groups.len() as i64], 1, 1, eps)?.values[0];
+    // A step up the grid must also be worth about one noise scale, or small budgets overshoot.
+    let step = ((n as f64 * STEP_SHARE).round() as i64).max((1.0 / eps).ceil() as i64).max(1);
     if needs.groups {
-        let groups = column_f64(&batches, "__groups").into_iter().map(|v| v as i64).collect();
-        out.max_groups = quantile(noise, groups, bounds::group_candidates(MAX_GROUPS_CAP), LEVEL, 1, eps)?.0.max(1) as u32;
+        out.max_groups = upper_bound(noise, &groups, &bounds::group_candidates(MAX_GROUPS_CAP), step, eps)?.max(1) as u32;
         out.estimated.push("max_groups".into());
     }
     if needs.rows {
         let rows = per_person_rows(&batches, &run.quantities.list);
-        out.max_rows = quantile(noise, rows, bounds::row_candidates(), LEVEL, 1, eps)?.0.max(1) as u32;
+        out.max_rows = upper_bound(noise, &rows, &bounds::row_candidates(), step, eps)?.max(1) as u32;
         out.estimated.push("max_rows".into());
     }
     for &i in &needs.totals {
@@ -114,7 +124,7 @@ pub async fn resolve(run: &Run<'_>, person: &LogicalPlan, req: &BoundsRequest, r
         let values: Vec<i64> = column_f64(&batches, &quantity_col(i)).into_iter().map(|v| (v / unit).round() as i64).collect();
         let mut candidates: Vec<i64> = bounds::geometric(scale / 65536.0, scale * 1e5).into_iter().map(|c| (c / unit).round() as i64).collect();
         candidates.dedup();
-        let chosen = quantile(noise, values, candidates, LEVEL, 1, eps)?.0;
+        let chosen = upper_bound(noise, &values, &candidates, step, eps)?;
         out.totals[i] = Some((chosen as f64 * unit).max(unit));
         out.estimated.push(format!("contribution bound of {}", describe(&run.quantities.list[i])));
     }

@@ -57,6 +57,26 @@ fn floats(a: &dyn Array) -> Vec<f64> {
     }
 }
 
+impl Exact {
+    /// The same release over exactly `cells` (a public domain): groups not in the data get
+    /// zeros, groups outside the domain are dropped.
+    pub fn align_to(&self, cells: &[Vec<String>]) -> Exact {
+        let key = |k: &[ScalarValue]| k.iter().map(|v| v.to_string()).collect::<Vec<_>>();
+        let index: std::collections::HashMap<Vec<String>, usize> = self.keys.iter().enumerate().map(|(i, k)| (key(k), i)).collect();
+        let mut out = Exact { totals: vec![Vec::new(); self.totals.len()], lists: vec![Vec::new(); self.lists.len()], ..Default::default() };
+        for cell in cells {
+            let found = index.get(cell).copied();
+            out.keys.push(cell.iter().map(|v| ScalarValue::Utf8(Some(v.clone()))).collect());
+            out.persons.push(found.map_or(0, |i| self.persons[i]));
+            for q in 0..self.totals.len() {
+                out.totals[q].push(found.and_then(|i| self.totals[q].get(i).copied()).unwrap_or(0.0));
+                out.lists[q].push(found.and_then(|i| self.lists[q].get(i).cloned()).unwrap_or_default());
+            }
+        }
+        out
+    }
+}
+
 /// How to noise one release.
 #[derive(Debug, Clone)]
 pub struct NoiseParams {
@@ -69,6 +89,8 @@ pub struct NoiseParams {
     /// Per quantity: clamp range of a total, value range of values.
     pub ranges: Vec<(f64, f64)>,
     pub min_persons: u32,
+    /// The groups are a declared public domain: no partition selection.
+    pub public: bool,
 }
 
 /// Noise of one quantity, in value units.
@@ -106,12 +128,13 @@ pub struct Noisy {
 /// Noises the exact release.
 pub fn apply(exact: &Exact, quantities: &[Quantity], p: &NoiseParams) -> Result<Noisy, DpError> {
     let grouped = exact.keys.first().is_some_and(|k| !k.is_empty()) || exact.keys.len() != 1;
-    let (kept, persons_noise, threshold) = if grouped {
+    let (kept, persons_noise, threshold) = if grouped && !p.public {
         let s = select_partitions(p.noise, &exact.persons, p.max_groups, p.epsilon_persons, p.delta)?;
         let noise = laplace_noise("discrete_laplace_threshold", s.epsilon, s.scale, 1.0);
         (s.kept, noise, Some(s.threshold))
     } else {
-        let r = laplace(p.noise, &exact.persons, 1, 1, p.epsilon_persons)?;
+        let l0 = if grouped { p.max_groups } else { 1 };
+        let r = laplace(p.noise, &exact.persons, l0, 1, p.epsilon_persons)?;
         let noise = laplace_noise("discrete_laplace", r.epsilon, r.scale, 1.0);
         (r.values.into_iter().enumerate().collect(), noise, None)
     };

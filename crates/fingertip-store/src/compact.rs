@@ -161,3 +161,17 @@ fn quarantine_target(quarantine: &Path, id: u64, nonce: u64) -> std::path::PathB
     }
     quarantine.join(format!("{id:020}-{nonce:016x}.wal"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn part_names_differ_for_a_reused_segment_id() {
+        let a = part_uuid(1, 0x11, "2026-11-28", "attendance");
+        assert_eq!(a, part_uuid(1, 0x11, "2026-11-28", "attendance"), "re-compaction rewrites the same file");
+        assert_ne!(a, part_uuid(1, 0x23, "2026-11-28", "attendance"), "a later run's segment 1 gets its own file");
+        assert_ne!(a, part_uuid(2, 0x11, "2026-11-28", "attendance"));
+        assert_ne!(a, part_uuid(1, 0x11, "2026-11-28", "survey"));
+    }
+}

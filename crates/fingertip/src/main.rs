@@ -4,6 +4,7 @@
 mod admin;
 mod analysis;
 mod config;
+mod demo;
 mod indices;
 mod pipeline;
 mod query;
@@ -35,6 +36,8 @@ pub struct DataArgs {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run the whole story on this machine: server, simulated apps, ingest, pipelines, report.
+    Demo(demo::DemoArgs),
     /// Run the ingestion and analysis server.
     Serve(serve::ServeArgs),
     /// Create, list or revoke API tokens.
@@ -58,6 +61,7 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     init_tracing();
     let code = match cli.command {
+        Command::Demo(args) => demo::run(args),
         Command::Serve(args) => serve::run(args).map(|_| 0),
         Command::Token(cmd) => admin::token(cmd).map(|_| 0),
         Command::Keys(cmd) => admin::keys(cmd).map(|_| 0),

@@ -80,7 +80,7 @@ pub fn runner(data: &Path, config: &Config) -> Result<Runner> {
 
 /// Apps (from the app tokens) and org units (configured list, or the leaves of
 /// `<data>/dimensions/org_units.csv`): public knowledge, so every cell can be released.
-fn domain(data: &Path, config: &Config) -> Result<Domain> {
+pub fn domain(data: &Path, config: &Config) -> Result<Domain> {
     let apps: BTreeSet<String> = TokenStore::open(data)?.list()?.into_iter().filter(|t| t.role == Role::App).filter_map(|t| t.app_id).collect();
     let mut units: Vec<String> = config.org_units.codes.clone();
     if units.is_empty() {

@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result, bail};
 use fingertip_dp::Ledger;
-use fingertip_query::{BoundsRequest, Engine, QueryRequest};
+use fingertip_query::{BoundsRequest, DomainColumn, Engine, QueryRequest};
 
 use crate::DataArgs;
 use crate::config::Config;
@@ -42,10 +42,14 @@ pub enum Format {
     Csv,
 }
 
-/// Builds the query engine of a data directory from its configuration.
+/// Builds the query engine of a data directory from its configuration, with the registered
+/// apps and the configured org units as public domains.
 pub fn engine(data: &DataArgs, config: &Config) -> Result<Engine> {
     let ledger = Ledger::open(&data.data, &config.budget)?;
-    Ok(Engine::new(&data.data, config.catalog()?, config.query.clone(), ledger, config.keys.epoch))
+    let domain = crate::pipeline::domain(&data.data, config)?;
+    Ok(Engine::new(&data.data, config.catalog()?, config.query.clone(), ledger, config.keys.epoch)
+        .with_domain(DomainColumn::AppId, domain.apps.unwrap_or_default())
+        .with_domain(DomainColumn::OrgUnit, domain.units.unwrap_or_default()))
 }
 
 pub fn run(args: QueryArgs) -> Result<i32> {

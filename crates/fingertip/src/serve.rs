@@ -10,6 +10,7 @@ use fingertip_ingest::Ingestor;
 use fingertip_server::{Server, TokenStore};
 use fingertip_store::Store;
 use tokio::net::TcpListener;
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use crate::DataArgs;
 use crate::config::Config;
@@ -37,6 +38,11 @@ fn data_args(dir: &std::path::Path) -> DataArgs {
 }
 
 async fn serve(config: Config, data: DataArgs) -> Result<()> {
+    // First of all, before anything is written or the address announced: from here on SIGTERM
+    // drains and compacts instead of killing us, and a write past RLIMIT_FSIZE fails with EFBIG
+    // (the request gets 503) instead of SIGXFSZ killing the process.
+    let shutdown = Shutdown::install()?;
+    ignore_sigxfsz()?;
     let dir = data.data;
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let keys = Arc::new(KeyStore::open(&dir, config.keys.clone())?);
@@ -54,7 +60,7 @@ async fn serve(config: Config, data: DataArgs) -> Result<()> {
     let analysis = crate::analysis::Analysis::new(crate::query::engine(&data_args(&dir), &config)?);
     let server = Server::new(config.server.clone(), tokens, ingestor, Some(std::sync::Arc::new(analysis)));
     let key_sweeper = tokio::spawn(sweep_keys(keys));
-    server.run(listener, shutdown_signal()).await;
+    server.run(listener, shutdown.wait()).await;
     key_sweeper.abort();
     compactor.stop();
     let flushed = tokio::task::spawn_blocking(move || store.flush_blocking()).await?;
@@ -79,14 +85,35 @@ async fn sweep_keys(keys: Arc<KeyStore>) {
     }
 }
 
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
-        tracing::error!("Could not install signal handlers.");
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM received."),
-        _ = int.recv() => tracing::info!("SIGINT received."),
+/// SIGTERM and SIGINT, registered when created (so neither can kill the process afterwards).
+struct Shutdown {
+    term: Signal,
+    int: Signal,
+}
+
+impl Shutdown {
+    fn install() -> Result<Self> {
+        let term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+        let int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+        Ok(Self { term, int })
     }
+
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.term.recv() => tracing::info!("SIGTERM received."),
+            _ = self.int.recv() => tracing::info!("SIGINT received."),
+        }
+    }
+}
+
+/// `SIGXFSZ` on Linux (and the BSDs): sent when a write would pass `RLIMIT_FSIZE`.
+const SIGXFSZ: i32 = 25;
+
+/// Catches SIGXFSZ for the life of the process and does nothing with it, so that the write
+/// that passed the file-size limit just fails (EFBIG) and the WAL writer handles the error.
+/// Nothing is logged here: the log file may be the file over the limit.
+fn ignore_sigxfsz() -> Result<()> {
+    let mut xfsz = signal(SignalKind::from_raw(SIGXFSZ)).context("installing the SIGXFSZ handler")?;
+    tokio::spawn(async move { while xfsz.recv().await.is_some() {} });
+    Ok(())
 }

@@ -46,6 +46,18 @@ pub enum Origin {
     KeyEpoch,
     /// The unique key of a dimension table.
     DimKey,
+    /// An event column whose values may form a declared public domain.
+    Domain(DomainColumn),
+}
+
+/// Event columns whose set of values can be declared public: the event types and triggers of
+/// the catalog, the registered apps, the configured org units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DomainColumn {
+    AppId,
+    OrgUnit,
+    EventType,
+    Trigger,
 }
 
 impl Origin {
@@ -60,6 +72,10 @@ impl Origin {
             "started_at" => Self::StartedAt,
             "date" => Self::Date,
             "key_epoch" => Self::KeyEpoch,
+            "app_id" => Self::Domain(DomainColumn::AppId),
+            "org_unit" => Self::Domain(DomainColumn::OrgUnit),
+            "event_type" => Self::Domain(DomainColumn::EventType),
+            "trigger" => Self::Domain(DomainColumn::Trigger),
             _ => Self::Public,
         }
     }
@@ -82,6 +98,8 @@ pub struct Analyzed {
     /// One per aggregate expression, in order.
     pub measures: Vec<Measure>,
     pub time: TimeRange,
+    /// Per group expression: the domain column it is, when it is a bare one.
+    pub group_domains: Vec<Option<DomainColumn>>,
 }
 
 /// Parses one SQL statement and refuses anything that is not a single query.
@@ -106,9 +124,15 @@ pub fn analyze(plan: &LogicalPlan, dims: &[Dimension]) -> Result<Analyzed, Refus
         refuse!(code::NO_EVENTS_TABLE, "the query does not aggregate the `events` table");
     }
     let schema = aggregate.input.schema();
+    let mut group_domains = Vec::new();
     for g in &aggregate.group_expr {
         check_row_expr(g, schema, &rows.origins, "GROUP BY")?;
         check_no_aggregate(g, "GROUP BY")?;
+        let origin = match g {
+            datafusion::logical_expr::Expr::Column(c) => exprs::origin_of(c, schema, &rows.origins)?,
+            _ => Origin::Public,
+        };
+        group_domains.push(if let Origin::Domain(d) = origin { Some(d) } else { None });
     }
     let out = aggregate.schema.clone();
     let group_count = aggregate.group_expr.len();
@@ -118,7 +142,7 @@ pub fn analyze(plan: &LogicalPlan, dims: &[Dimension]) -> Result<Analyzed, Refus
         .enumerate()
         .map(|(i, e)| measures::classify(e, out.field(group_count + i).name(), schema, &rows.origins))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Analyzed { plan: plan.clone(), aggregate: aggregate.clone(), measures, time: rows.time })
+    Ok(Analyzed { plan: plan.clone(), aggregate: aggregate.clone(), measures, time: rows.time, group_domains })
 }
 
 /// Walks the post-processing part of the plan down to the released aggregate.
