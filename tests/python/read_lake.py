@@ -52,11 +52,13 @@ def describe(tables, partitions_ok):
     started = table.column("started_at")
     millis = started.cast(pa.int64()).to_pylist()
     rows = []
-    for r in table.select(["event_id", "app_id", "started_at", "person", "key_epoch"]).to_pylist():
+    selected = table.select(["event_id", "app_id", "started_at", "person", "key_epoch"]).to_pylist()
+    for r, ms in zip(selected, millis):
         rows.append({
             "event_id": r["event_id"],
             "app_id": r["app_id"],
             "started_at": r["started_at"].astimezone(datetime.timezone.utc).isoformat(),
+            "started_at_ms": ms,
             "person_len": len(r["person"]),
             "key_epoch": r["key_epoch"],
         })

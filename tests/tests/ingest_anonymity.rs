@@ -3,9 +3,12 @@
 //! malformed requests; afterwards not one byte of the data directory (WAL, Parquet, dedup,
 //! keys, tokens), the log (at DEBUG) or stdout holds any of them, and no answer echoes them.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use fingertip_anonymize::{KeyStore, KeysConfig};
+use fingertip_store::compact::read_segment;
+use fingertip_store::list_segments;
 use fingertip_tests::events::{event, gzip, json_body, ndjson_body, with};
 use fingertip_tests::http::{self, Response};
 use fingertip_tests::lake::{self, contains, files_under, read_rows};
@@ -106,6 +109,28 @@ fn person_ref_client_ip_and_user_agent_are_never_written_anywhere() {
     assert!(!lake::wal_segments(&data).is_empty(), "the events should still be in the WAL");
     let scanned = scan_data_dir(&data, &[&token]);
     assert!(scanned >= 3, "only {scanned} files under the data directory");
+    // Decoded, the WAL holds pseudonyms and minute-coarsened times only.
+    let keys = KeyStore::open(&data, KeysConfig::default()).unwrap();
+    let wal = data.join("wal");
+    let mut in_wal = 0;
+    for id in list_segments(&wal).unwrap() {
+        for batch in read_segment(&wal, id).unwrap().batches {
+            assert_eq!(batch.app_id, "attendance");
+            for e in batch.events {
+                assert_eq!(e.started_at_ms % 60_000, 0, "the WAL holds a timestamp finer than a minute");
+                assert_eq!(e.person, keys.pseudonym(&e.key_epoch, PERSON).unwrap());
+                in_wal += 1;
+            }
+        }
+    }
+    assert_eq!(in_wal, stored.len());
+    // Keys and the token hashes are readable by the owner only.
+    for file in files_under(&data.join("keys")).iter().chain([&data.join("tokens.json")]) {
+        let mode = std::fs::metadata(file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{} has mode {mode:o}", file.display());
+    }
+    let mode = std::fs::metadata(data.join("keys")).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "keys/ has mode {mode:o}");
     let (log_path, stdout) = (server.log.clone(), server.stdout_buffer());
     assert_eq!(server.stop(), 0);
 
@@ -124,7 +149,6 @@ fn person_ref_client_ip_and_user_agent_are_never_written_anywhere() {
     // string; the person column is the keyed pseudonym, which is not in the log either.
     let rows = read_rows(&data);
     assert_eq!(rows.len(), stored.len());
-    let keys = KeyStore::open(&data, KeysConfig::default()).unwrap();
     for row in &rows {
         let text = format!("{} {} {} {} {} {} {:?}", row.event_id, row.app_id, row.org_unit, row.event_type, row.trigger, row.duration_s, row.data_elements);
         assert_clean("a stored row", text.as_bytes(), &[]);

@@ -230,6 +230,31 @@ fn a_corrupted_wal_record_quarantines_the_segment_and_the_rest_survives() {
     assert_eq!(counts.len(), 40);
 }
 
+#[test]
+fn a_wal_segment_with_a_damaged_header_is_quarantined_not_deleted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let token = create_token(&data, "app", Some("attendance"));
+    let server = Server::start(&data, &KEEP_WAL);
+    let acked: BTreeSet<String> = post_batches(&server, &token, 3, 10).into_iter().flatten().collect();
+    server.kill();
+    let segment = wal_segments(&data).pop().expect("a WAL segment after the crash");
+    let mut bytes = std::fs::read(&segment).unwrap();
+    bytes[0] ^= 0xff; // the magic number
+    std::fs::write(&segment, &bytes).unwrap();
+
+    let server = Server::start(&data, &KEEP_WAL);
+    assert!(
+        wait_until(Duration::from_secs(10), || get_metric(server.addr, "fingertip_wal_quarantined_segments_total") == 1.0),
+        "a segment with acknowledged records and a damaged header must be kept for inspection: {}",
+        server.run_log()
+    );
+    assert_eq!(server.stop(), 0);
+    assert_eq!(lake::files_under(&data.join("wal/quarantine")).len(), 1);
+    // The records behind the damaged header are intact and still readable.
+    assert_exactly_once(&data, &acked, &acked);
+}
+
 /// `prlimit` from util-linux, if present.
 fn prlimit(pid: u32, fsize: &str) -> bool {
     Command::new("prlimit").args(["--pid", &pid.to_string(), &format!("--fsize={fsize}")]).status().is_ok_and(|s| s.success())

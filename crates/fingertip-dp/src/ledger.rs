@@ -29,7 +29,7 @@ pub struct BudgetConfig {
 
 impl Default for BudgetConfig {
     fn default() -> Self {
-        Self { epsilon_total: 10.0, delta_total: 1e-4 }
+        Self { epsilon_total: 30.0, delta_total: 1e-4 }
     }
 }
 

@@ -127,6 +127,12 @@ mod tests {
         assert_eq!(config.store.dedup_window_days, 7);
         assert_eq!(config.org_units.codes, vec!["county-01", "county-02"]);
         assert!(config.catalog.event_types.contains_key("roll_call"));
+        assert_eq!(config.budget.epsilon_total, 30.0);
+        assert_eq!(config.pipelines.time_zone, "Asia/Shanghai");
+        assert_eq!(config.query.min_persons, 10);
+        let defaults = Config::default();
+        assert_eq!((config.query.clone(), config.pipelines.clone(), config.budget.clone()), (defaults.query, defaults.pipelines, defaults.budget));
+        assert_eq!((config.store.clone(), config.keys.clone(), config.ingest.clone()), (defaults.store, defaults.keys, defaults.ingest));
         let unknown = "[server]\nmax_body = 1\n";
         assert!(toml::from_str::<Config>(unknown).is_err(), "unknown keys are refused");
     }

@@ -95,7 +95,7 @@ fn prepare(out: &Path) -> Result<PathBuf> {
 fn write_config(data: &Path, weeks: u32) -> Result<()> {
     let max_age_s = (u64::from(weeks) + 2) * 7 * 86_400;
     let text = format!(
-        "# Written by `fingertip demo`.\n[ingest]\nmax_past_age_s = {max_age_s}\n\n[keys]\ngrace_days = {}\n\n[budget]\nepsilon_total = 20.0\n\n[store]\nsegment_max_age_ms = 2000\n",
+        "# Written by `fingertip demo`.\n[ingest]\nmax_past_age_s = {max_age_s}\n\n[keys]\ngrace_days = {}\n\n[budget]\nepsilon_total = 30.0\n\n[store]\nsegment_max_age_ms = 2000\n",
         weeks * 7 + 60
     );
     std::fs::write(data.join("fingertip.toml"), text)?;

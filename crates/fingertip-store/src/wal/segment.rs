@@ -96,7 +96,7 @@ pub struct SegmentScan {
     pub torn_tail_bytes: usize,
     /// Damaged byte ranges followed by valid records: acknowledged data was corrupted.
     pub corrupt: Vec<Range<usize>>,
-    /// The file has no complete header (a crash while it was being created).
+    /// The file is too short for a header (a crash while it was being created).
     pub headerless: bool,
     /// The segment's nonce (0 when headerless or written before nonces).
     pub nonce: u64,
@@ -127,11 +127,17 @@ fn parse_at(bytes: &[u8], pos: usize) -> Option<Record> {
 /// Scans `bytes` (a whole segment), reading at most `valid_len` bytes.
 pub fn scan(bytes: &[u8], valid_len: u64) -> SegmentScan {
     let mut out = SegmentScan::default();
-    let Some(header) = decode_header(bytes) else {
-        out.headerless = true;
-        return out;
-    };
-    out.nonce = header.nonce;
+    match decode_header(bytes) {
+        Some(header) => out.nonce = header.nonce,
+        // Shorter than a header: a crash while the segment was created; nothing was in it.
+        None if bytes.len() <= HEADER_LEN => {
+            out.headerless = true;
+            return out;
+        }
+        // Records follow a damaged header: acknowledged data sits in a damaged file. Read
+        // what is readable and report the damage, so the segment is quarantined, not deleted.
+        None => out.corrupt.push(0..HEADER_LEN),
+    }
     let end = usize::try_from(valid_len).unwrap_or(usize::MAX).min(bytes.len());
     let bytes = &bytes[..end];
     let mut pos = HEADER_LEN;
@@ -224,5 +230,16 @@ mod tests {
         let s = scan(&bytes, acked_end as u64);
         assert_eq!(s.records.len(), 1);
         assert!(scan(&bytes[..10], ALL_VALID).headerless);
+    }
+
+    #[test]
+    fn records_behind_a_damaged_header_are_read_and_the_damage_reported() {
+        let mut bytes = segment(&[b"one", b"two"]);
+        bytes[3] ^= 0x01;
+        let s = scan(&bytes, ALL_VALID);
+        assert!(!s.headerless);
+        assert_eq!(s.corrupt, vec![0..HEADER_LEN]);
+        assert_eq!(s.records.len(), 2);
+        assert!(scan(&bytes[..HEADER_LEN], ALL_VALID).headerless, "a bare damaged header holds nothing");
     }
 }
