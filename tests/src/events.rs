@@ -8,7 +8,10 @@ use serde_json::{Value, json};
 
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_millis() as i64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis() as i64
 }
 
 /// RFC 3339 (UTC) of `minutes_ago` minutes before now, with seconds and milliseconds that are
@@ -46,7 +49,7 @@ pub fn event(n: usize) -> Value {
         "trigger": trigger,
         "started_at": started_at(2 + (n % 50) as i64),
         "duration_s": duration,
-        "data_elements": if n % 2 == 0 { json!(["hh.size", "hh.income"]) } else { json!([]) },
+        "data_elements": if n.is_multiple_of(2) { json!(["hh.size", "hh.income"]) } else { json!([]) },
     })
 }
 
@@ -57,7 +60,10 @@ pub fn events(n: usize) -> Vec<Value> {
 
 /// The `event_id` of each event.
 pub fn ids(events: &[Value]) -> Vec<String> {
-    events.iter().map(|e| e["event_id"].as_str().unwrap_or_default().to_string()).collect()
+    events
+        .iter()
+        .map(|e| e["event_id"].as_str().unwrap_or_default().to_string())
+        .collect()
 }
 
 /// `{"events": [...]}` as bytes.

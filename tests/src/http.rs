@@ -15,16 +15,23 @@ pub struct Response {
 
 impl Response {
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&self.body)))
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// The stable error code of an error response.
     pub fn error_code(&self) -> String {
-        self.json()["error"]["code"].as_str().unwrap_or("").to_string()
+        self.json()["error"]["code"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
     }
 
     pub fn text(&self) -> String {
@@ -33,10 +40,19 @@ impl Response {
 }
 
 /// Sends one request (with `Connection: close`) and reads the whole response.
-pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> std::io::Result<Response> {
+pub fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<Response> {
     let mut stream = TcpStream::connect(addr)?;
     stream.set_read_timeout(Some(Duration::from_secs(60)))?;
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -68,9 +84,18 @@ pub fn post_chunked(addr: SocketAddr, token: &str, chunks: &[&[u8]]) -> std::io:
 }
 
 /// `POST /v1/events` with a body of the given type and encoding (`None`: no header).
-pub fn post_body(addr: SocketAddr, token: &str, content_type: &str, encoding: Option<&str>, body: &[u8]) -> std::io::Result<Response> {
+pub fn post_body(
+    addr: SocketAddr,
+    token: &str,
+    content_type: &str,
+    encoding: Option<&str>,
+    body: &[u8],
+) -> std::io::Result<Response> {
     let auth = format!("Bearer {token}");
-    let mut headers = vec![("Authorization", auth.as_str()), ("Content-Type", content_type)];
+    let mut headers = vec![
+        ("Authorization", auth.as_str()),
+        ("Content-Type", content_type),
+    ];
     if let Some(e) = encoding {
         headers.push(("Content-Encoding", e));
     }
@@ -87,7 +112,13 @@ pub fn get(addr: SocketAddr, path: &str, token: Option<&str>) -> Response {
 /// The value of an unlabelled metric (`name value`) or of one labelled series
 /// (`name{label="x"} value`, pass the whole `name{...}`) in Prometheus text.
 pub fn metric(text: &str, series: &str) -> Option<f64> {
-    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
+    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+        l.strip_prefix(series)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
 }
 
 /// `GET /metrics`, one series.
@@ -114,14 +145,21 @@ pub fn read_response(stream: &mut TcpStream) -> std::io::Result<Response> {
             Err(e) => return Err(e),
         }
     }
-    parse(&raw).ok_or_else(|| std::io::Error::other(format!("bad response: {}", String::from_utf8_lossy(&raw))))
+    parse(&raw).ok_or_else(|| {
+        std::io::Error::other(format!("bad response: {}", String::from_utf8_lossy(&raw)))
+    })
 }
 
 /// True when `raw` holds the whole head and the whole `Content-Length` body.
 fn complete(raw: &[u8]) -> bool {
-    let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else { return false };
+    let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
     let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
-    let len = head.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse::<usize>().ok());
+    let len = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse::<usize>().ok());
     len.is_some_and(|n| raw.len() >= end + 4 + n)
 }
 
@@ -130,16 +168,37 @@ fn parse(raw: &[u8]) -> Option<Response> {
     let head = std::str::from_utf8(&raw[..end]).ok()?;
     let mut lines = head.split("\r\n");
     let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;
-    let headers: Vec<(String, String)> = lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).collect();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
     let mut body = raw[end + 4..].to_vec();
-    if let Some(len) = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-length")).and_then(|(_, v)| v.parse::<usize>().ok()) {
+    if let Some(len) = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse::<usize>().ok())
+    {
         body.truncate(len);
     }
-    Some(Response { status, headers, body })
+    Some(Response {
+        status,
+        headers,
+        body,
+    })
 }
 
 /// `POST /v1/events` with a JSON body and a bearer token.
 pub fn post_events(addr: SocketAddr, token: &str, body: &serde_json::Value) -> Response {
     let auth = format!("Bearer {token}");
-    request(addr, "POST", "/v1/events", &[("Authorization", &auth), ("Content-Type", "application/json")], body.to_string().as_bytes()).expect("request")
+    request(
+        addr,
+        "POST",
+        "/v1/events",
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/json"),
+        ],
+        body.to_string().as_bytes(),
+    )
+    .expect("request")
 }

@@ -29,7 +29,9 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let path = entry.path();
             match entry.file_type() {
@@ -47,14 +49,22 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
 pub fn parquet_files(data: &Path) -> Vec<PathBuf> {
     files_under(&data.join("events"))
         .into_iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "parquet") && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "parquet")
+                && !p
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
         .collect()
 }
 
 /// The record batches of one Parquet file.
 pub fn read_batches(path: &Path) -> Vec<RecordBatch> {
     let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file).unwrap_or_else(|e| panic!("{}: {e}", path.display())).build().expect("reader");
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .build()
+        .expect("reader");
     reader.map(|b| b.expect("batch")).collect()
 }
 
@@ -70,9 +80,15 @@ pub fn read_rows(data: &Path) -> Vec<Row> {
 }
 
 fn strings(batch: &RecordBatch, name: &str) -> Vec<String> {
-    let col = batch.column_by_name(name).unwrap_or_else(|| panic!("no column {name}"));
-    let col = datafusion::arrow::compute::cast(col, &datafusion::arrow::datatypes::DataType::Utf8).expect("text column");
-    col.as_string::<i32>().iter().map(|v| v.expect("not null").to_string()).collect()
+    let col = batch
+        .column_by_name(name)
+        .unwrap_or_else(|| panic!("no column {name}"));
+    let col = datafusion::arrow::compute::cast(col, &datafusion::arrow::datatypes::DataType::Utf8)
+        .expect("text column");
+    col.as_string::<i32>()
+        .iter()
+        .map(|v| v.expect("not null").to_string())
+        .collect()
 }
 
 fn batch_rows(batch: &RecordBatch, file: &Path) -> Vec<Row> {
@@ -81,10 +97,22 @@ fn batch_rows(batch: &RecordBatch, file: &Path) -> Vec<Row> {
     let units = strings(batch, "org_unit");
     let types = strings(batch, "event_type");
     let triggers = strings(batch, "trigger");
-    let person = batch.column_by_name("person").expect("person").as_fixed_size_binary();
-    let started = batch.column_by_name("started_at").expect("started_at").as_primitive::<TimestampMillisecondType>();
-    let duration = batch.column_by_name("duration_s").expect("duration_s").as_primitive::<datafusion::arrow::datatypes::Float64Type>();
-    let elements = batch.column_by_name("data_elements").expect("data_elements").as_list::<i32>();
+    let person = batch
+        .column_by_name("person")
+        .expect("person")
+        .as_fixed_size_binary();
+    let started = batch
+        .column_by_name("started_at")
+        .expect("started_at")
+        .as_primitive::<TimestampMillisecondType>();
+    let duration = batch
+        .column_by_name("duration_s")
+        .expect("duration_s")
+        .as_primitive::<datafusion::arrow::datatypes::Float64Type>();
+    let elements = batch
+        .column_by_name("data_elements")
+        .expect("data_elements")
+        .as_list::<i32>();
     (0..batch.num_rows())
         .map(|i| Row {
             event_id: ids[i].clone(),
@@ -97,7 +125,10 @@ fn batch_rows(batch: &RecordBatch, file: &Path) -> Vec<Row> {
             duration_s: duration.value(i),
             data_elements: {
                 let list = elements.value(i);
-                list.as_string::<i32>().iter().map(|v| v.unwrap_or_default().to_string()).collect()
+                list.as_string::<i32>()
+                    .iter()
+                    .map(|v| v.unwrap_or_default().to_string())
+                    .collect()
             },
             file: file.to_path_buf(),
         })
@@ -116,7 +147,12 @@ pub fn id_counts(data: &Path) -> BTreeMap<String, usize> {
 /// Every `.wal` segment under `<data>/wal` (not the quarantine), by name.
 pub fn wal_segments(data: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = std::fs::read_dir(data.join("wal"))
-        .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "wal")).collect())
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "wal"))
+                .collect()
+        })
         .unwrap_or_default();
     out.sort();
     out

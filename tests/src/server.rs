@@ -12,25 +12,49 @@ pub fn fingertip_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     let dir = exe.parent().and_then(Path::parent).expect("target dir");
     let bin = dir.join("fingertip");
-    assert!(bin.exists(), "{} is missing: run `cargo build -p fingertip` (or `cargo test --workspace`)", bin.display());
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build -p fingertip` (or `cargo test --workspace`)",
+        bin.display()
+    );
     bin
 }
 
 /// Runs `fingertip ARGS` to completion; returns (status code, stdout, stderr).
 pub fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(fingertip_bin()).args(args).env("RUST_LOG", "info").output().expect("run fingertip");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    let out = Command::new(fingertip_bin())
+        .args(args)
+        .env("RUST_LOG", "info")
+        .output()
+        .expect("run fingertip");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// Creates a token and returns it (the last line of stdout).
 pub fn create_token(data: &Path, role: &str, app_id: Option<&str>) -> String {
-    let mut args = vec!["token", "create", "--data", data.to_str().unwrap(), "--role", role];
+    let mut args = vec![
+        "token",
+        "create",
+        "--data",
+        data.to_str().unwrap(),
+        "--role",
+        role,
+    ];
     if let Some(app) = app_id {
         args.extend(["--app-id", app]);
     }
     let (code, stdout, stderr) = run(&args);
     assert_eq!(code, 0, "token create failed: {stderr}");
-    stdout.lines().last().expect("token line").trim().to_string()
+    stdout
+        .lines()
+        .last()
+        .expect("token line")
+        .trim()
+        .to_string()
 }
 
 /// The id of a token (`ft_<id>_<secret>`), as `fingertip token revoke` takes it.
@@ -40,7 +64,13 @@ pub fn token_id(token: &str) -> &str {
 
 /// `fingertip token revoke --data DATA ID`.
 pub fn revoke_token(data: &Path, token: &str) {
-    let (code, _, stderr) = run(&["token", "revoke", "--data", data.to_str().unwrap(), token_id(token)]);
+    let (code, _, stderr) = run(&[
+        "token",
+        "revoke",
+        "--data",
+        data.to_str().unwrap(),
+        token_id(token),
+    ]);
     assert_eq!(code, 0, "token revoke failed: {stderr}");
 }
 
@@ -78,32 +108,65 @@ impl Server {
     }
 
     /// Like [`Server::start`], letting the caller adjust the command (e.g. resource limits).
-    pub fn start_with(data: &Path, env: &[(&str, &str)], adjust: impl FnOnce(&mut Command)) -> Server {
+    pub fn start_with(
+        data: &Path,
+        env: &[(&str, &str)],
+        adjust: impl FnOnce(&mut Command),
+    ) -> Server {
         std::fs::create_dir_all(data).expect("data dir");
         let log = data.with_extension(format!("log{}", std::process::id()));
-        let log_file = std::fs::OpenOptions::new().create(true).append(true).open(&log).expect("log file");
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("log file");
         let log_start = log_file.metadata().map(|m| m.len() as usize).unwrap_or(0);
         let mut cmd = Command::new(fingertip_bin());
-        cmd.args(["serve", "--data", data.to_str().unwrap(), "--listen", "127.0.0.1:0"])
-            .env("RUST_LOG", "debug")
-            .envs(env.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(log_file));
+        cmd.args([
+            "serve",
+            "--data",
+            data.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .env("RUST_LOG", "debug")
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log_file));
         adjust(&mut cmd);
         let mut child = cmd.spawn().expect("spawn fingertip serve");
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
         let mut line = String::new();
         stdout.read_line(&mut line).expect("read listen line");
-        let addr = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}; log: {}", std::fs::read_to_string(&log).unwrap_or_default())).parse().expect("address");
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| {
+                panic!(
+                    "unexpected first line {line:?}; log: {}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                )
+            })
+            .parse()
+            .expect("address");
         let captured = Arc::new(Mutex::new(line));
         let sink = captured.clone();
         std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
             while let Ok(n @ 1..) = stdout.read(&mut buf) {
-                sink.lock().unwrap_or_else(|e| e.into_inner()).push_str(&String::from_utf8_lossy(&buf[..n]));
+                sink.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
             }
         });
-        Server { child, addr, data: data.to_path_buf(), log, log_start, stdout: captured }
+        Server {
+            child,
+            addr,
+            data: data.to_path_buf(),
+            log,
+            log_start,
+            stdout: captured,
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -112,7 +175,10 @@ impl Server {
 
     /// Everything printed on stdout so far.
     pub fn stdout_text(&self) -> String {
-        self.stdout.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.stdout
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The buffer stdout is captured into, to read after [`Server::stop`].
@@ -135,10 +201,11 @@ impl Server {
             .collect()
     }
 
-
     /// SIGTERM, then wait; returns the exit code.
     pub fn stop(mut self) -> i32 {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {

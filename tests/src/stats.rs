@@ -108,7 +108,11 @@ pub fn chi_square_sf(stat: f64, df: usize) -> f64 {
 /// A chi-square goodness-of-fit test of integer samples against a pmf on ℤ: every integer with
 /// an expected count of at least `min_expected` is its own bin; the two tails beyond them are
 /// one bin each. Returns (statistic, degrees of freedom, p-value).
-pub fn chi_square_fit(samples: &[i64], pmf: impl Fn(i64) -> f64, min_expected: f64) -> (f64, usize, f64) {
+pub fn chi_square_fit(
+    samples: &[i64],
+    pmf: impl Fn(i64) -> f64,
+    min_expected: f64,
+) -> (f64, usize, f64) {
     let n = samples.len() as f64;
     // The central bins: the contiguous range around the mode with enough expected mass.
     let mut lo = 0i64;
@@ -177,7 +181,9 @@ pub struct SplitMix(pub u64);
 impl SplitMix {
     /// Seeded from the clock (print the seed to reproduce a run).
     pub fn from_time() -> Self {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
         Self(nanos ^ u64::from(std::process::id()).rotate_left(32))
     }
 
@@ -202,7 +208,12 @@ mod tests {
     #[test]
     fn chi_square_quantiles() {
         // Textbook 5% critical values.
-        for (x, df) in [(3.841_459, 1), (5.991_465, 2), (18.307_04, 10), (67.504_81, 50)] {
+        for (x, df) in [
+            (3.841_459, 1),
+            (5.991_465, 2),
+            (18.307_04, 10),
+            (67.504_81, 50),
+        ] {
             let p = chi_square_sf(x, df);
             assert!((p - 0.05).abs() < 1e-5, "df={df}: {p}");
         }
@@ -216,7 +227,9 @@ mod tests {
         for b in [0.3, 1.0, 7.5] {
             let total: f64 = (-2000..=2000).map(|z| discrete_laplace_pmf(b, z)).sum();
             assert!((total - 1.0).abs() < 1e-12);
-            let var: f64 = (-2000..=2000).map(|z| (z * z) as f64 * discrete_laplace_pmf(b, z)).sum();
+            let var: f64 = (-2000..=2000)
+                .map(|z| (z * z) as f64 * discrete_laplace_pmf(b, z))
+                .sum();
             assert!((var / discrete_laplace_variance(b) - 1.0).abs() < 1e-9);
             let up: f64 = (3..=2000).map(|z| discrete_laplace_pmf(b, z)).sum();
             assert!((up - discrete_laplace_upper(b, 3)).abs() < 1e-12);

@@ -20,7 +20,14 @@ use fingertip_tests::fixtures::{Event, ms, write_lake};
 use fingertip_tests::stats::{SplitMix, binomial_band};
 use serde_json::Value;
 
-const UNITS: [(&str, usize); 6] = [("o1", 80), ("o2", 90), ("o3", 100), ("o4", 110), ("o5", 120), ("o6", 130)];
+const UNITS: [(&str, usize); 6] = [
+    ("o1", 80),
+    ("o2", 90),
+    ("o3", 100),
+    ("o4", 110),
+    ("o5", 120),
+    ("o6", 130),
+];
 const MAX_ROWS: u32 = 20;
 const HI: f64 = 300.0;
 
@@ -38,11 +45,23 @@ fn population(scale: usize) -> Vec<Worker> {
     for (unit, n) in UNITS {
         for _ in 0..n * scale {
             let heavy = out.len() % 20 == 7;
-            let checkins = if heavy { 30 } else { 1 + rng.below(12) as usize };
+            let checkins = if heavy {
+                30
+            } else {
+                1 + rng.below(12) as usize
+            };
             let logins = rng.below(6) as usize;
             out.push(Worker {
                 unit,
-                checkins: (0..checkins).map(|_| if heavy { 250.0 + rng.below(51) as f64 } else { 20.0 + rng.below(281) as f64 }).collect(),
+                checkins: (0..checkins)
+                    .map(|_| {
+                        if heavy {
+                            250.0 + rng.below(51) as f64
+                        } else {
+                            20.0 + rng.below(281) as f64
+                        }
+                    })
+                    .collect(),
                 logins: (0..logins).map(|_| 5.0 + rng.below(56) as f64).collect(),
             });
         }
@@ -56,10 +75,24 @@ fn events(workers: &[Worker]) -> Vec<Event> {
     for (w, worker) in workers.iter().enumerate() {
         let person = format!("staff-{w:04}");
         for (i, d) in worker.checkins.iter().enumerate() {
-            out.push(Event::new(&person, "attendance", worker.unit, "check_in", start + i as i64 * 86_400_000 + w as i64 * 60_000, *d));
+            out.push(Event::new(
+                &person,
+                "attendance",
+                worker.unit,
+                "check_in",
+                start + i as i64 * 86_400_000 + w as i64 * 60_000,
+                *d,
+            ));
         }
         for (i, d) in worker.logins.iter().enumerate() {
-            out.push(Event::new(&person, "study", worker.unit, "login", start + i as i64 * 86_400_000 + 3_600_000, *d));
+            out.push(Event::new(
+                &person,
+                "study",
+                worker.unit,
+                "login",
+                start + i as i64 * 86_400_000 + 3_600_000,
+                *d,
+            ));
         }
     }
     out
@@ -76,7 +109,16 @@ struct Truth {
 fn truth(workers: &[Worker], bounded: bool, checkins_only: bool) -> BTreeMap<&'static str, Truth> {
     let mut out: BTreeMap<&str, Truth> = BTreeMap::new();
     for w in workers {
-        let values: Vec<f64> = w.checkins.iter().chain(if checkins_only { [].iter() } else { w.logins.iter() }).copied().collect();
+        let values: Vec<f64> = w
+            .checkins
+            .iter()
+            .chain(if checkins_only {
+                [].iter()
+            } else {
+                w.logins.iter()
+            })
+            .copied()
+            .collect();
         if values.is_empty() {
             continue;
         }
@@ -95,8 +137,21 @@ fn truth(workers: &[Worker], bounded: bool, checkins_only: bool) -> BTreeMap<&'s
 
 async fn engine(dir: &std::path::Path, workers: &[Worker]) -> Engine {
     write_lake(dir, &events(workers)).unwrap();
-    let ledger = Ledger::open(dir, &BudgetConfig { epsilon_total: 1e9, delta_total: 0.5 }).unwrap();
-    Engine::new(dir, Default::default(), QueryConfig::default(), ledger, Default::default())
+    let ledger = Ledger::open(
+        dir,
+        &BudgetConfig {
+            epsilon_total: 1e9,
+            delta_total: 0.5,
+        },
+    )
+    .unwrap();
+    Engine::new(
+        dir,
+        Default::default(),
+        QueryConfig::default(),
+        ledger,
+        Default::default(),
+    )
 }
 
 fn num(v: &Value) -> f64 {
@@ -104,12 +159,19 @@ fn num(v: &Value) -> f64 {
 }
 
 fn interval(answer: &Answer, row: usize, column: &str) -> (f64, f64) {
-    let pair = answer.intervals[row][column].as_array().unwrap_or_else(|| panic!("no interval for {column}"));
+    let pair = answer.intervals[row][column]
+        .as_array()
+        .unwrap_or_else(|| panic!("no interval for {column}"));
     (num(&pair[0]), num(&pair[1]))
 }
 
 fn scale_of(answer: &Answer, column: &str) -> f64 {
-    answer.columns.iter().find(|c| c.name == column).and_then(|c| c.noise_scale).unwrap_or_else(|| panic!("no noise scale for {column}"))
+    answer
+        .columns
+        .iter()
+        .find(|c| c.name == column)
+        .and_then(|c| c.noise_scale)
+        .unwrap_or_else(|| panic!("no noise scale for {column}"))
 }
 
 /// Coverage and error statistics of one measure.
@@ -123,7 +185,14 @@ struct Tally {
 }
 
 impl Tally {
-    fn add(&mut self, unit: &'static str, truth: f64, value: f64, (lo, hi): (f64, f64), scale: f64) {
+    fn add(
+        &mut self,
+        unit: &'static str,
+        truth: f64,
+        value: f64,
+        (lo, hi): (f64, f64),
+        scale: f64,
+    ) {
         self.cells += 1;
         let covered = lo <= truth && truth <= hi;
         self.covered += usize::from(covered);
@@ -148,9 +217,19 @@ async fn intervals_cover_the_bounded_truth_over_repeated_runs() {
     let engine = engine(dir.path(), &workers).await;
     let exact = truth(&workers, false, false);
     let bounded = truth(&workers, true, false);
-    assert!(exact.values().zip(bounded.values()).all(|(e, b)| e.rows > b.rows && e.secs > b.secs), "the bounds bind for the heavy workers");
+    assert!(
+        exact
+            .values()
+            .zip(bounded.values())
+            .all(|(e, b)| e.rows > b.rows && e.secs > b.secs),
+        "the bounds bind for the heavy workers"
+    );
 
-    let mut bounds = BoundsRequest { max_groups: Some(1), max_rows: Some(MAX_ROWS), ..Default::default() };
+    let mut bounds = BoundsRequest {
+        max_groups: Some(1),
+        max_rows: Some(MAX_ROWS),
+        ..Default::default()
+    };
     bounds.columns.insert("secs".into(), [0.0, HI]);
     bounds.columns.insert("avg_s".into(), [0.0, HI]);
     let request = QueryRequest {
@@ -161,38 +240,86 @@ async fn intervals_cover_the_bounded_truth_over_repeated_runs() {
         delta: None,
         bounds,
     };
-    let (mut persons, mut rows, mut secs, mut avg) = (Tally::default(), Tally::default(), Tally::default(), Tally::default());
+    let (mut persons, mut rows, mut secs, mut avg) = (
+        Tally::default(),
+        Tally::default(),
+        Tally::default(),
+        Tally::default(),
+    );
     let mut scales = (0.0, 0.0, 0.0);
     let started = std::time::Instant::now();
     for run in 0..RUNS {
         let answer = engine.run("accuracy", &request).await.unwrap();
-        assert_eq!(answer.rows.len(), UNITS.len(), "run {run}: every org unit (80+ workers) is released");
-        let s = (scale_of(&answer, "workers"), scale_of(&answer, "n"), scale_of(&answer, "secs"));
+        assert_eq!(
+            answer.rows.len(),
+            UNITS.len(),
+            "run {run}: every org unit (80+ workers) is released"
+        );
+        let s = (
+            scale_of(&answer, "workers"),
+            scale_of(&answer, "n"),
+            scale_of(&answer, "secs"),
+        );
         if run == 0 {
             scales = s;
             // ε = 1 split in three (persons, rows, seconds): scales 1/(1/3), 20/(1/3), 6000/(1/3).
             assert_eq!(s.0, 3.0);
             assert_eq!(s.1, 3.0 * f64::from(MAX_ROWS));
-            assert!((s.2 / (3.0 * f64::from(MAX_ROWS) * HI) - 1.0).abs() < 1e-3, "sum scale {}", s.2);
+            assert!(
+                (s.2 / (3.0 * f64::from(MAX_ROWS) * HI) - 1.0).abs() < 1e-3,
+                "sum scale {}",
+                s.2
+            );
         }
         assert_eq!(s, scales, "the scales do not depend on the data");
         for (i, row) in answer.rows.iter().enumerate() {
-            let unit: &'static str = UNITS.iter().map(|u| u.0).find(|u| row["org_unit"] == *u).expect("a known org unit");
+            let unit: &'static str = UNITS
+                .iter()
+                .map(|u| u.0)
+                .find(|u| row["org_unit"] == *u)
+                .expect("a known org unit");
             let t = bounded[unit];
-            persons.add(unit, t.persons, num(&row["workers"]), interval(&answer, i, "workers"), s.0);
+            persons.add(
+                unit,
+                t.persons,
+                num(&row["workers"]),
+                interval(&answer, i, "workers"),
+                s.0,
+            );
             rows.add(unit, t.rows, num(&row["n"]), interval(&answer, i, "n"), s.1);
-            secs.add(unit, t.secs, num(&row["secs"]), interval(&answer, i, "secs"), s.2);
+            secs.add(
+                unit,
+                t.secs,
+                num(&row["secs"]),
+                interval(&answer, i, "secs"),
+                s.2,
+            );
             // AVG has no single noise scale: its error is measured in the scale of sum/count
             // propagated to the ratio.
             let avg_truth = t.secs / t.rows;
             let avg_scale = (s.2 + avg_truth * s.1) / t.rows;
-            avg.add(unit, avg_truth, num(&row["avg_s"]), interval(&answer, i, "avg_s"), avg_scale);
+            avg.add(
+                unit,
+                avg_truth,
+                num(&row["avg_s"]),
+                interval(&answer, i, "avg_s"),
+                avg_scale,
+            );
         }
     }
     println!("{RUNS} runs in {:.1} s", started.elapsed().as_secs_f64());
 
-    for (name, tally, scale) in [("workers", &persons, scales.0), ("n", &rows, scales.1), ("secs", &secs, scales.2), ("avg_s", &avg, 0.0)] {
-        let per_unit: Vec<String> = tally.per_unit.iter().map(|(u, (n, c))| format!("{u} {:.3}", *c as f64 / *n as f64)).collect();
+    for (name, tally, scale) in [
+        ("workers", &persons, scales.0),
+        ("n", &rows, scales.1),
+        ("secs", &secs, scales.2),
+        ("avg_s", &avg, 0.0),
+    ] {
+        let per_unit: Vec<String> = tally
+            .per_unit
+            .iter()
+            .map(|(u, (n, c))| format!("{u} {:.3}", *c as f64 / *n as f64))
+            .collect();
         println!(
             "{name}: 95% intervals covered the truth in {:.4} of {} cells ({}); within 4 scales: {:.4}; worst error {:.2} scales",
             tally.rate(),
@@ -204,33 +331,63 @@ async fn intervals_cover_the_bounded_truth_over_repeated_runs() {
         if name == "avg_s" {
             // Sum and count each at 97.5%: the ratio's interval holds with ≥ 95% by the union
             // bound, usually much more.
-            assert!(tally.rate() >= 0.93, "AVG intervals covered only {}", tally.rate());
+            assert!(
+                tally.rate() >= 0.93,
+                "AVG intervals covered only {}",
+                tally.rate()
+            );
             for (u, (n, c)) in &tally.per_unit {
                 let (lo, _) = binomial_band(0.95, *n, 4.5);
-                assert!(*c as f64 / *n as f64 >= lo, "AVG in {u}: covered {c} of {n}");
+                assert!(
+                    *c as f64 / *n as f64 >= lo,
+                    "AVG in {u}: covered {c} of {n}"
+                );
             }
-            assert!(tally.worst_in_scales < 18.0, "AVG: an error of {} propagated scales", tally.worst_in_scales);
+            assert!(
+                tally.worst_in_scales < 18.0,
+                "AVG: an error of {} propagated scales",
+                tally.worst_in_scales
+            );
             continue;
         }
         // The exact coverage of the discrete interval (a little above 95% for small scales).
         // Sums are noised in integer units of a power of two near bound / 2²⁰.
-        let unit = if name == "secs" { 2f64.powi((f64::from(MAX_ROWS) * HI / 1_048_576.0).log2().floor() as i32) } else { 1.0 };
+        let unit = if name == "secs" {
+            2f64.powi((f64::from(MAX_ROWS) * HI / 1_048_576.0).log2().floor() as i32)
+        } else {
+            1.0
+        };
         let scale_int = scale / unit;
         let expected = 1.0 - discrete_laplace_tail(scale_int, ci95_half_width(scale_int) + 1);
         let (lo, hi) = binomial_band(expected, tally.cells, 4.0);
-        assert!(tally.rate() >= lo && tally.rate() <= hi, "{name}: covered {} of cells, expected {expected:.4} ± {:.4}", tally.rate(), hi - expected);
+        assert!(
+            tally.rate() >= lo && tally.rate() <= hi,
+            "{name}: covered {} of cells, expected {expected:.4} ± {:.4}",
+            tally.rate(),
+            hi - expected
+        );
         for (u, (n, c)) in &tally.per_unit {
             let (lo, hi) = binomial_band(expected, *n, 4.5);
             let r = *c as f64 / *n as f64;
-            assert!(r >= lo && r <= hi, "{name} in {u}: covered {c} of {n}, expected {expected:.4}");
+            assert!(
+                r >= lo && r <= hi,
+                "{name} in {u}: covered {c} of {n}, expected {expected:.4}"
+            );
         }
         // |error| ≤ 4 scales happens with probability 1 - P[|Z| > 4b] (≈ 1 - e⁻⁴ = 98.2%).
         let p4 = 1.0 - discrete_laplace_tail(scale_int, (4.0 * scale_int).floor() as u64 + 1);
         let (lo, hi) = binomial_band(p4, tally.cells, 4.0);
         let r4 = tally.within_4 as f64 / tally.cells as f64;
-        assert!(r4 >= lo && r4 <= hi, "{name}: {r4} of errors within 4 scales, expected {p4:.4}");
+        assert!(
+            r4 >= lo && r4 <= hi,
+            "{name}: {r4} of errors within 4 scales, expected {p4:.4}"
+        );
         // No error beyond 18 scales (P ≈ e⁻¹⁸ per cell).
-        assert!(tally.worst_in_scales < 18.0, "{name}: an error of {} scales", tally.worst_in_scales);
+        assert!(
+            tally.worst_in_scales < 18.0,
+            "{name}: an error of {} scales",
+            tally.worst_in_scales
+        );
     }
 }
 
@@ -252,14 +409,27 @@ async fn errors_without_bounds(scale: usize, runs: usize) -> ((f64, f64), (f64, 
     let (mut sum_workers, mut sum_secs) = (0.0, 0.0);
     for _ in 0..runs {
         let answer = engine.run("accuracy", &request).await.unwrap();
-        assert_eq!(answer.bounds.estimated.len(), 2, "max_groups and the clamp of check-in seconds are estimated: {:?}", answer.bounds);
-        let sum = answer.columns.iter().find(|c| c.name == "checkin_s").unwrap();
+        assert_eq!(
+            answer.bounds.estimated.len(),
+            2,
+            "max_groups and the clamp of check-in seconds are estimated: {:?}",
+            answer.bounds
+        );
+        let sum = answer
+            .columns
+            .iter()
+            .find(|c| c.name == "checkin_s")
+            .unwrap();
         println!(
             "{} workers: max_groups {} (estimated), check-in seconds clamp {:?} (estimated), noise scales: workers {:?}, seconds {:?}; threshold {:?}; {} of {} org units released",
             workers.len(),
             answer.bounds.max_groups,
             sum.contribution_range,
-            answer.columns.iter().find(|c| c.name == "workers").and_then(|c| c.noise_scale),
+            answer
+                .columns
+                .iter()
+                .find(|c| c.name == "workers")
+                .and_then(|c| c.noise_scale),
             sum.noise_scale,
             answer.partition_threshold,
             answer.rows.len(),
@@ -268,7 +438,10 @@ async fn errors_without_bounds(scale: usize, runs: usize) -> ((f64, f64), (f64, 
         for (unit, t) in &truth {
             let row = answer.rows.iter().find(|r| r["org_unit"] == *unit);
             let (ew, es) = match row {
-                Some(row) => ((num(&row["workers"]) - t.persons).abs() / t.persons, (num(&row["checkin_s"]) - t.secs).abs() / t.secs),
+                Some(row) => (
+                    (num(&row["workers"]) - t.persons).abs() / t.persons,
+                    (num(&row["checkin_s"]) - t.secs).abs() / t.secs,
+                ),
                 None => (1.0, 1.0),
             };
             worst_workers = worst_workers.max(ew);
@@ -278,7 +451,10 @@ async fn errors_without_bounds(scale: usize, runs: usize) -> ((f64, f64), (f64, 
         }
     }
     let cells = (runs * truth.len()) as f64;
-    let out = ((sum_workers / cells, worst_workers), (sum_secs / cells, worst_secs));
+    let out = (
+        (sum_workers / cells, worst_workers),
+        (sum_secs / cells, worst_secs),
+    );
     println!(
         "relative error over {runs} runs × {} org units ({} workers): workers mean {:.4} worst {:.4}; check-in seconds mean {:.4} worst {:.4}",
         truth.len(),
@@ -296,14 +472,26 @@ async fn without_bounds_the_answers_are_useful_at_1000_workers_per_org_unit() {
     // No bounds at all: max_groups and the clamp of each person's check-in seconds are
     // estimated privately (10% of ε, so ε = 0.05 each), the rest is as above.
     let ((_, worst_workers), (_, worst_secs)) = errors_without_bounds(10, 5).await;
-    assert!(worst_workers < 0.25, "workers per org unit off by {worst_workers:.3}");
-    assert!(worst_secs < 0.25, "check-in seconds per org unit off by {worst_secs:.3}");
+    assert!(
+        worst_workers < 0.25,
+        "workers per org unit off by {worst_workers:.3}"
+    );
+    assert!(
+        worst_secs < 0.25,
+        "check-in seconds per org unit off by {worst_secs:.3}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "known: at ~100 workers per org unit and ε = 1, the private bound estimates (ε = 0.05 each) are mostly far too large and groups are withheld"]
 async fn without_bounds_the_answers_are_useful_at_100_workers_per_org_unit() {
     let ((_, worst_workers), (_, worst_secs)) = errors_without_bounds(1, 10).await;
-    assert!(worst_workers < 0.25, "workers per org unit off by {worst_workers:.3}");
-    assert!(worst_secs < 0.25, "check-in seconds per org unit off by {worst_secs:.3}");
+    assert!(
+        worst_workers < 0.25,
+        "workers per org unit off by {worst_workers:.3}"
+    );
+    assert!(
+        worst_secs < 0.25,
+        "check-in seconds per org unit off by {worst_secs:.3}"
+    );
 }

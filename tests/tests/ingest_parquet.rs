@@ -21,22 +21,43 @@ fn read_lake_py(data: &Path) -> Value {
         .output()
         .unwrap_or_else(|e| panic!("python3 is needed for the independent Parquet reader ({e}); install Python 3, then `pip install pyarrow duckdb`"));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.code() != Some(2), "{stderr}\nThe independent reader needs pyarrow: run `pip install pyarrow duckdb`.");
+    assert!(
+        out.status.code() != Some(2),
+        "{stderr}\nThe independent reader needs pyarrow: run `pip install pyarrow duckdb`."
+    );
     assert!(out.status.success(), "read_lake.py failed: {stderr}");
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("read_lake.py printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "read_lake.py printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
 }
 
 /// Posts `batch` for an app, with the given type and encoding; every event must be accepted.
 fn send(server: &Server, token: &str, batch: &[Value], ndjson: bool, encoding: Option<&str>) {
-    let plain = if ndjson { ndjson_body(batch) } else { json_body(batch) };
+    let plain = if ndjson {
+        ndjson_body(batch)
+    } else {
+        json_body(batch)
+    };
     let body = match encoding {
         Some("gzip") => gzip(&plain),
         Some("zstd") => zstd(&plain),
         _ => plain,
     };
-    let ct = if ndjson { "application/x-ndjson" } else { "application/json" };
+    let ct = if ndjson {
+        "application/x-ndjson"
+    } else {
+        "application/json"
+    };
     let r = post_body(server.addr, token, ct, encoding, &body).unwrap();
-    assert_eq!((r.status, r.json()["accepted"].as_u64()), (202, Some(batch.len() as u64)), "{}", r.text());
+    assert_eq!(
+        (r.status, r.json()["accepted"].as_u64()),
+        (202, Some(batch.len() as u64)),
+        "{}",
+        r.text()
+    );
 }
 
 #[test]
@@ -55,8 +76,16 @@ fn an_independent_reader_sees_the_documented_schema_and_whole_utc_minutes() {
         shifted
     };
     let mut batch_a = events(30);
-    batch_a.push(with(event(30), "started_at", json!(offset_time(t - t % 1000 + 999, "+08:00"))));
-    batch_a.push(with(event(31), "started_at", json!(offset_time(t, "-03:30"))));
+    batch_a.push(with(
+        event(30),
+        "started_at",
+        json!(offset_time(t - t % 1000 + 999, "+08:00")),
+    ));
+    batch_a.push(with(
+        event(31),
+        "started_at",
+        json!(offset_time(t, "-03:30")),
+    ));
     send(&server, &attendance, &batch_a, false, None);
     let batch_b = events(25);
     send(&server, &attendance, &batch_b, true, Some("gzip"));
@@ -65,21 +94,41 @@ fn an_independent_reader_sees_the_documented_schema_and_whole_utc_minutes() {
     assert_eq!(server.stop(), 0);
 
     let mut expected: BTreeMap<String, (i64, &str)> = BTreeMap::new();
-    for (batch, app) in [(&batch_a, "attendance"), (&batch_b, "attendance"), (&batch_c, "survey")] {
+    for (batch, app) in [
+        (&batch_a, "attendance"),
+        (&batch_b, "attendance"),
+        (&batch_c, "survey"),
+    ] {
         for e in batch {
             let ms = parse_rfc3339_ms(e["started_at"].as_str().unwrap()).unwrap();
-            assert_ne!(ms % 60_000, 0, "test events should not already be on the minute");
-            expected.insert(e["event_id"].as_str().unwrap().to_string(), (coarsen_ms(ms, 60), app));
+            assert_ne!(
+                ms % 60_000,
+                0,
+                "test events should not already be on the minute"
+            );
+            expected.insert(
+                e["event_id"].as_str().unwrap().to_string(),
+                (coarsen_ms(ms, 60), app),
+            );
         }
     }
 
     let lake = read_lake_py(&data);
-    println!("pyarrow {} / duckdb {}", lake["pyarrow_version"], lake["duckdb"]["version"]);
+    println!(
+        "pyarrow {} / duckdb {}",
+        lake["pyarrow_version"], lake["duckdb"]["version"]
+    );
     let schema: Vec<(String, String, bool)> = lake["schema"]
         .as_array()
         .expect("schema")
         .iter()
-        .map(|f| (f["name"].as_str().unwrap().to_string(), f["type"].as_str().unwrap().to_string(), f["nullable"].as_bool().unwrap()))
+        .map(|f| {
+            (
+                f["name"].as_str().unwrap().to_string(),
+                f["type"].as_str().unwrap().to_string(),
+                f["nullable"].as_bool().unwrap(),
+            )
+        })
         .collect();
     let want = [
         ("event_id", "string"),
@@ -93,33 +142,55 @@ fn an_independent_reader_sees_the_documented_schema_and_whole_utc_minutes() {
         ("duration_s", "double"),
         ("data_elements", "list<item: string not null>"),
     ];
-    let want: Vec<(String, String, bool)> = want.iter().map(|(n, t)| (n.to_string(), t.to_string(), false)).collect();
+    let want: Vec<(String, String, bool)> = want
+        .iter()
+        .map(|(n, t)| (n.to_string(), t.to_string(), false))
+        .collect();
     assert_eq!(schema, want);
     assert_eq!(lake["rows"].as_u64(), Some(expected.len() as u64));
-    assert!(lake["files"].as_u64().unwrap() >= 2, "one file per app at least");
+    assert!(
+        lake["files"].as_u64().unwrap() >= 2,
+        "one file per app at least"
+    );
     assert_eq!(lake["started_at_unit"], "ms");
     assert_eq!(lake["started_at_tz"], "UTC");
     assert_eq!(lake["started_at_whole_minutes"], true);
     assert_eq!(lake["event_ids_unique"], true);
-    assert_eq!(lake["partitions_match_columns"], true, "date=/app_id= directories agree with the rows");
+    assert_eq!(
+        lake["partitions_match_columns"], true,
+        "date=/app_id= directories agree with the rows"
+    );
     for row in lake["events"].as_array().unwrap() {
         let id = row["event_id"].as_str().unwrap();
-        let (ms, app) = expected.get(id).unwrap_or_else(|| panic!("unexpected event {id}"));
+        let (ms, app) = expected
+            .get(id)
+            .unwrap_or_else(|| panic!("unexpected event {id}"));
         assert_eq!(row["started_at_ms"].as_i64(), Some(*ms), "{row}");
-        assert!(row["started_at"].as_str().unwrap().ends_with(":00+00:00"), "{row}");
+        assert!(
+            row["started_at"].as_str().unwrap().ends_with(":00+00:00"),
+            "{row}"
+        );
         assert_eq!(row["app_id"].as_str(), Some(*app));
         assert_eq!(row["person_len"], 16);
         let epoch = row["key_epoch"].as_str().unwrap();
-        assert!(epoch.len() == 6 && epoch.as_bytes()[4] == b'Q', "key epoch {epoch}");
+        assert!(
+            epoch.len() == 6 && epoch.as_bytes()[4] == b'Q',
+            "key epoch {epoch}"
+        );
     }
 
     let duck = &lake["duckdb"];
     if duck.is_null() {
-        println!("NOTE: duckdb is not installed; only pyarrow read the lake (`pip install duckdb`)");
+        println!(
+            "NOTE: duckdb is not installed; only pyarrow read the lake (`pip install duckdb`)"
+        );
         return;
     }
     assert_eq!(duck["rows"].as_u64(), Some(expected.len() as u64));
-    assert_eq!(duck["distinct_event_ids"].as_u64(), Some(expected.len() as u64));
+    assert_eq!(
+        duck["distinct_event_ids"].as_u64(),
+        Some(expected.len() as u64)
+    );
     assert_eq!(duck["rows_off_the_minute"], 0);
     let types = &duck["types"];
     for (column, ty) in [

@@ -30,32 +30,86 @@ struct Noisy {
 }
 
 /// Releases `spec` for every published cell.
-pub async fn release(ctx: &SessionContext, spec: &PipelineSpec, people: &People, weeks: usize, noise: Noise) -> Result<Vec<IndexRow>, PipelineError> {
+pub async fn release(
+    ctx: &SessionContext,
+    spec: &PipelineSpec,
+    people: &People,
+    weeks: usize,
+    noise: Noise,
+) -> Result<Vec<IndexRow>, PipelineError> {
     register_person_stage(ctx, spec).await?;
     let parts = spec.levels.len() * if spec.own_denominator() { 2 } else { 1 };
     let eps = spec.epsilon / parts as f64;
     let mut rows = Vec::new();
     for &level in &spec.levels {
-        let cells: Vec<Cell> = people.cells.keys().filter(|c| c.level() == level).cloned().collect();
-        let published: Vec<&Cell> = cells.iter().filter(|c| !people.cells[c].suppressed).collect();
+        let cells: Vec<Cell> = people
+            .cells
+            .keys()
+            .filter(|c| c.level() == level)
+            .cloned()
+            .collect();
+        let published: Vec<&Cell> = cells
+            .iter()
+            .filter(|c| !people.cells[c].suppressed)
+            .collect();
         let bounds = spec.bounds.clone().unwrap_or_default();
-        let num = noisy_sums(ctx, spec, level, "numerator", bounds.numerator_per_week * weeks as f64, &published, noise, eps).await?;
-        let den = match bounds.denominator_per_week.filter(|_| spec.own_denominator()) {
-            Some(b) => Some(noisy_sums(ctx, spec, level, "denominator", b * weeks as f64, &published, noise, eps).await?),
+        let num = noisy_sums(
+            ctx,
+            spec,
+            level,
+            "numerator",
+            bounds.numerator_per_week * weeks as f64,
+            &published,
+            noise,
+            eps,
+        )
+        .await?;
+        let den = match bounds
+            .denominator_per_week
+            .filter(|_| spec.own_denominator())
+        {
+            Some(b) => Some(
+                noisy_sums(
+                    ctx,
+                    spec,
+                    level,
+                    "denominator",
+                    b * weeks as f64,
+                    &published,
+                    noise,
+                    eps,
+                )
+                .await?,
+            ),
             None => None,
         };
         for cell in cells {
-            rows.push(row(spec, &cell, people, num.get(&cell).copied(), den.as_ref().and_then(|d| d.get(&cell).copied())));
+            rows.push(row(
+                spec,
+                &cell,
+                people,
+                num.get(&cell).copied(),
+                den.as_ref().and_then(|d| d.get(&cell).copied()),
+            ));
         }
     }
     ctx.deregister_table("person_stage")?;
     Ok(rows)
 }
 
-async fn register_person_stage(ctx: &SessionContext, spec: &PipelineSpec) -> Result<(), PipelineError> {
+async fn register_person_stage(
+    ctx: &SessionContext,
+    spec: &PipelineSpec,
+) -> Result<(), PipelineError> {
     let sql = spec.person_sql.as_deref().unwrap_or_default();
-    let invalid = |m: String| PipelineError::InvalidSpec { path: spec.path.clone(), message: m };
-    let df = ctx.sql(sql).await.map_err(|e| invalid(format!("person_sql does not plan: {e}")))?;
+    let invalid = |m: String| PipelineError::InvalidSpec {
+        path: spec.path.clone(),
+        message: m,
+    };
+    let df = ctx
+        .sql(sql)
+        .await
+        .map_err(|e| invalid(format!("person_sql does not plan: {e}")))?;
     let mut required = vec!["person", "week", "app_id", "org_unit", "numerator"];
     if spec.own_denominator() {
         required.push("denominator");
@@ -67,23 +121,58 @@ async fn register_person_stage(ctx: &SessionContext, spec: &PipelineSpec) -> Res
     }
     let schema = Arc::new(df.schema().as_arrow().clone());
     let batches = df.collect().await?;
-    ctx.register_table("person_stage", Arc::new(MemTable::try_new(schema, vec![batches])?))?;
+    ctx.register_table(
+        "person_stage",
+        Arc::new(MemTable::try_new(schema, vec![batches])?),
+    )?;
     Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn noisy_sums(ctx: &SessionContext, spec: &PipelineSpec, level: Level, column: &str, bound: f64, cells: &[&Cell], noise: Noise, eps: f64) -> Result<BTreeMap<Cell, Noisy>, PipelineError> {
+async fn noisy_sums(
+    ctx: &SessionContext,
+    spec: &PipelineSpec,
+    level: Level,
+    column: &str,
+    bound: f64,
+    cells: &[&Cell],
+    noise: Noise,
+    eps: f64,
+) -> Result<BTreeMap<Cell, Noisy>, PipelineError> {
     let unit = 2f64.powi((bound / 1_048_576.0).log2().floor() as i32);
     let exact = clipped_sums(ctx, spec, level, column, bound, unit).await?;
-    let values: Vec<i64> = cells.iter().map(|c| exact.get(*c).copied().unwrap_or(0)).collect();
+    let values: Vec<i64> = cells
+        .iter()
+        .map(|c| exact.get(*c).copied().unwrap_or(0))
+        .collect();
     let linf = (bound / unit).floor() as i64;
     let r = laplace(noise, &values, 1, linf, eps)?;
     let half = |alpha| ci_half_width(r.scale, alpha) as f64 * unit;
     let (h95, h975) = (half(0.05), half(0.025));
-    Ok(cells.iter().zip(r.values).map(|(c, v)| ((*c).clone(), Noisy { value: v as f64 * unit, half95: h95, half975: h975 })).collect())
+    Ok(cells
+        .iter()
+        .zip(r.values)
+        .map(|(c, v)| {
+            (
+                (*c).clone(),
+                Noisy {
+                    value: v as f64 * unit,
+                    half95: h95,
+                    half975: h975,
+                },
+            )
+        })
+        .collect())
 }
 
-async fn clipped_sums(ctx: &SessionContext, spec: &PipelineSpec, level: Level, column: &str, bound: f64, unit: f64) -> Result<BTreeMap<Cell, i64>, PipelineError> {
+async fn clipped_sums(
+    ctx: &SessionContext,
+    spec: &PipelineSpec,
+    level: Level,
+    column: &str,
+    bound: f64,
+    unit: f64,
+) -> Result<BTreeMap<Cell, i64>, PipelineError> {
     let (app, unit_key) = level.key_sql("app_id", "org_unit");
     let combine = match spec.combine {
         Combine::Sum => "SUM",
@@ -98,10 +187,18 @@ async fn clipped_sums(ctx: &SessionContext, spec: &PipelineSpec, level: Level, c
          FROM lvl JOIN tot ON lvl.person = tot.person GROUP BY lvl.week, lvl.app_id, lvl.org_unit"
     );
     let batches = ctx.sql(&sql).await?.collect().await?;
-    Ok(cells_with(&batches, |b, i| b.column(3).as_primitive::<Int64Type>().value(i)))
+    Ok(cells_with(&batches, |b, i| {
+        b.column(3).as_primitive::<Int64Type>().value(i)
+    }))
 }
 
-fn row(spec: &PipelineSpec, cell: &Cell, people: &People, num: Option<Noisy>, den: Option<Noisy>) -> IndexRow {
+fn row(
+    spec: &PipelineSpec,
+    cell: &Cell,
+    people: &People,
+    num: Option<Noisy>,
+    den: Option<Noisy>,
+) -> IndexRow {
     let mut row = IndexRow::new(&spec.name, cell, spec.epsilon, &spec.clause);
     let own = people.cells[cell];
     if own.suppressed {
@@ -110,7 +207,7 @@ fn row(spec: &PipelineSpec, cell: &Cell, people: &People, num: Option<Noisy>, de
     }
     let Some(n) = num else { return row };
     let (value, ci) = match (spec.kind, den) {
-        (Kind::Count, _) => (Some(n.value.max(0.0)), Some(((n.value - n.half95).max(0.0), n.value + n.half95))),
+        (Kind::Count, _) => count(n),
         (_, Some(d)) => ratio(n, d.value, d.half975, spec.max_value),
         (_, None) => match people.cells.get(&cell.denominator_cell()) {
             Some(d) if !d.suppressed => ratio(n, d.value, d.half975, spec.max_value),
@@ -126,6 +223,15 @@ fn row(spec: &PipelineSpec, cell: &Cell, people: &People, num: Option<Noisy>, de
     row
 }
 
+/// A count: the noisy sum floored at 0, and its interval clipped to [0, ∞) at both ends (a
+/// noisy sum far below 0 gives [0, 0], which still holds the true count 0).
+fn count(n: Noisy) -> (Option<f64>, Option<(f64, f64)>) {
+    (
+        Some(n.value.max(0.0)),
+        Some(((n.value - n.half95).max(0.0), (n.value + n.half95).max(0.0))),
+    )
+}
+
 /// N / D with an interval that holds with ≥ 95% (N and D each at 97.5%).
 fn ratio(n: Noisy, d: f64, d_half: f64, max: Option<f64>) -> (Option<f64>, Option<(f64, f64)>) {
     let cap = max.unwrap_or(f64::INFINITY);
@@ -135,6 +241,30 @@ fn ratio(n: Noisy, d: f64, d_half: f64, max: Option<f64>) -> (Option<f64>, Optio
     let value = (n.value / d).clamp(0.0, cap);
     let (n_lo, n_hi) = ((n.value - n.half975).max(0.0), n.value + n.half975);
     let low = n_lo / (d + d_half);
-    let high = if d - d_half >= 1.0 { n_hi / (d - d_half) } else { cap.min(n_hi) };
-    (Some(value), Some((low.clamp(0.0, cap), high.clamp(0.0, cap).max(value))))
+    let high = if d - d_half >= 1.0 {
+        n_hi / (d - d_half)
+    } else {
+        cap.min(n_hi)
+    };
+    (
+        Some(value),
+        Some((low.clamp(0.0, cap), high.clamp(0.0, cap).max(value))),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_and_their_intervals_are_never_negative() {
+        let n = |value| Noisy {
+            value,
+            half95: 20.0,
+            half975: 24.0,
+        };
+        assert_eq!(count(n(-50.0)), (Some(0.0), Some((0.0, 0.0))));
+        assert_eq!(count(n(-5.0)), (Some(0.0), Some((0.0, 15.0))));
+        assert_eq!(count(n(30.0)), (Some(30.0), Some((10.0, 50.0))));
+    }
 }

@@ -10,21 +10,46 @@ pub fn tainted(plan: &LogicalPlan) -> Vec<bool> {
     let width = plan.schema().fields().len();
     match plan {
         LogicalPlan::TableScan(scan) => {
-            let events = scan.table_name.table().contains("events");
-            scan.projected_schema.fields().iter().map(|f| events && matches!(f.name().as_str(), "person" | "event_id")).collect()
+            // Every table of a pipeline session comes from the events: `person` and `event_id`
+            // are tainted in any of them, and a view's columns are as tainted as its plan's
+            // (a view may rename them).
+            let view = scan.source.get_logical_plan().map(|p| tainted(&p));
+            let all: Vec<usize> = (0..scan.source.schema().fields().len()).collect();
+            let columns = scan.projection.as_ref().unwrap_or(&all);
+            let from_view = |i: usize| {
+                view.as_ref()
+                    .is_some_and(|t| t.get(i).copied().unwrap_or(true))
+            };
+            scan.projected_schema
+                .fields()
+                .iter()
+                .zip(columns)
+                .map(|(f, &i)| matches!(f.name().as_str(), "person" | "event_id") || from_view(i))
+                .collect()
         }
         LogicalPlan::Projection(p) => {
             let input = tainted(&p.input);
-            p.expr.iter().map(|e| refs_tainted(e, p.input.schema(), &input)).collect()
+            p.expr
+                .iter()
+                .map(|e| refs_tainted(e, p.input.schema(), &input))
+                .collect()
         }
         LogicalPlan::Aggregate(a) => {
+            // An aggregate of tainted values is tainted too (`MAX(person)` grouped by person is
+            // the person); a count or sum of untainted values is not.
             let input = tainted(&a.input);
-            let groups = a.group_expr.iter().map(|e| refs_tainted(e, a.input.schema(), &input));
-            groups.chain(a.aggr_expr.iter().map(|_| false)).collect()
+            a.group_expr
+                .iter()
+                .chain(&a.aggr_expr)
+                .map(|e| refs_tainted(e, a.input.schema(), &input))
+                .collect()
         }
         LogicalPlan::Window(w) => {
             let input = tainted(&w.input);
-            let extra = w.window_expr.iter().map(|e| refs_tainted(e, w.input.schema(), &input));
+            let extra = w
+                .window_expr
+                .iter()
+                .map(|e| refs_tainted(e, w.input.schema(), &input));
             input.iter().copied().chain(extra).collect()
         }
         LogicalPlan::Join(j) => {
@@ -49,7 +74,11 @@ pub fn tainted(plan: &LogicalPlan) -> Vec<bool> {
             let schema = u.input.schema();
             u.schema
                 .iter()
-                .map(|(q, f)| schema.index_of_column_by_name(q, f.name()).map_or(true, |i| input[i]))
+                .map(|(q, f)| {
+                    schema
+                        .index_of_column_by_name(q, f.name())
+                        .is_none_or(|i| input[i])
+                })
                 .collect()
         }
         LogicalPlan::Values(_) | LogicalPlan::EmptyRelation(_) => vec![false; width],
@@ -61,5 +90,7 @@ pub fn tainted(plan: &LogicalPlan) -> Vec<bool> {
 }
 
 fn refs_tainted(e: &Expr, schema: &DFSchema, input: &[bool]) -> bool {
-    e.column_refs().iter().any(|c| schema.index_of_column(c).map_or(true, |i| input[i]))
+    e.column_refs()
+        .iter()
+        .any(|c| schema.index_of_column(c).map_or(true, |i| input[i]))
 }

@@ -13,7 +13,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::people::{self, Domain, PeopleParams};
 use crate::spec::{self, Kind, PipelineSpec};
-use crate::{IndexRow, PipelineError, PipelinesConfig, RunSummary, composite, index, lineage, output, udf, weeks};
+use crate::{
+    IndexRow, PipelineError, PipelinesConfig, RunSummary, composite, index, lineage, output, udf,
+    weeks,
+};
 
 /// One run.
 #[derive(Debug, Clone)]
@@ -40,8 +43,23 @@ pub struct Runner {
 }
 
 impl Runner {
-    pub fn new(data_dir: &Path, config: PipelinesConfig, catalog: Catalog, ledger: Ledger, scheme: EpochScheme, domain: Domain) -> Self {
-        Self { data_dir: data_dir.to_path_buf(), config, catalog, ledger, scheme, domain, noise: Noise::OpenDp }
+    pub fn new(
+        data_dir: &Path,
+        config: PipelinesConfig,
+        catalog: Catalog,
+        ledger: Ledger,
+        scheme: EpochScheme,
+        domain: Domain,
+    ) -> Self {
+        Self {
+            data_dir: data_dir.to_path_buf(),
+            config,
+            catalog,
+            ledger,
+            scheme,
+            domain,
+            noise: Noise::OpenDp,
+        }
     }
 
     /// Exact releases for tests (the `test-util` feature of `fingertip-dp`).
@@ -51,11 +69,17 @@ impl Runner {
     }
 
     pub fn time_zone(&self) -> Result<Tz, PipelineError> {
-        self.config.time_zone.parse().map_err(|_| PipelineError::TimeZone(self.config.time_zone.clone()))
+        self.config
+            .time_zone
+            .parse()
+            .map_err(|_| PipelineError::TimeZone(self.config.time_zone.clone()))
     }
 
     /// Runs every pipeline over `req.weeks`; spends the run's ε first.
-    pub async fn run(&self, req: &RunRequest) -> Result<(Vec<IndexRow>, RunSummary), PipelineError> {
+    pub async fn run(
+        &self,
+        req: &RunRequest,
+    ) -> Result<(Vec<IndexRow>, RunSummary), PipelineError> {
         let specs = spec::load(req.pipelines.as_deref())?;
         let tz = self.time_zone()?;
         let range = self.time_range(&req.weeks, tz)?;
@@ -63,31 +87,66 @@ impl Runner {
         let ctx = self.session(req, &epochs, range, tz).await?;
         check_person_stages(&ctx, &specs).await?;
         let epsilon: f64 = specs.iter().map(|s| s.epsilon).sum();
-        let delta = if self.domain.is_public() { 0.0 } else { self.config.delta };
+        let delta = if self.domain.is_public() {
+            0.0
+        } else {
+            self.config.delta
+        };
         let texts: Vec<String> = specs.iter().map(|s| format!("{s:?}")).collect();
         let mut parts: Vec<&str> = texts.iter().map(String::as_str).collect();
         let weeks = req.weeks.join(",");
         parts.push(&weeks);
         let what = format!("pipelines over {}", weeks);
-        self.ledger.charge(Spend::new(&req.principal, fingerprint(&parts), "events", epochs.clone(), epsilon, delta, &what))?;
+        self.ledger.charge(Spend::new(
+            &req.principal,
+            fingerprint(&parts),
+            "events",
+            epochs.clone(),
+            epsilon,
+            delta,
+            &what,
+        ))?;
         let rows = self.release_all(&ctx, &specs, req).await?;
         let summary = self.summary(&rows, req, &epochs, epsilon, delta, &specs);
         let status = self.ledger.status("events", &epochs)?;
-        let spent = status.epochs.iter().map(|e| e.epsilon_spent).fold(0.0, f64::max);
+        let spent = status
+            .epochs
+            .iter()
+            .map(|e| e.epsilon_spent)
+            .fold(0.0, f64::max);
         let total = status.epochs.first().map_or(0.0, |e| e.epsilon_total);
-        let html = fingertip_report::render_html(&crate::report::input(&specs, &rows, &summary, spent, total))?;
+        let html = fingertip_report::render_html(&crate::report::input(
+            &specs, &rows, &summary, spent, total,
+        ))?;
         output::write_all(&req.out, &self.data_dir, &rows, &summary, &html)?;
         Ok((rows, summary))
     }
 
     fn time_range(&self, weeks: &[String], tz: Tz) -> Result<TimeRange, PipelineError> {
-        let (Some(first), Some(last)) = (weeks.first(), weeks.last()) else { return Err(PipelineError::InvalidWeek("(no weeks)".into())) };
-        Ok(TimeRange { lo_ms: Some(weeks::start_ms(first, tz)?), hi_ms: Some(weeks::start_ms(last, tz)? + 7 * 86_400_000) })
+        let (Some(first), Some(last)) = (weeks.first(), weeks.last()) else {
+            return Err(PipelineError::InvalidWeek("(no weeks)".into()));
+        };
+        Ok(TimeRange {
+            lo_ms: Some(weeks::start_ms(first, tz)?),
+            hi_ms: Some(weeks::start_ms(last, tz)? + 7 * 86_400_000),
+        })
     }
 
     /// A session whose `events` are the run's weeks and epochs, with the views and UDFs.
-    async fn session(&self, req: &RunRequest, epochs: &[String], range: TimeRange, tz: Tz) -> Result<SessionContext, PipelineError> {
-        let (ctx, _) = fingertip_query::lake::session_named(&self.data_dir, self.config.threads, &self.catalog, "lake_events").await?;
+    async fn session(
+        &self,
+        req: &RunRequest,
+        epochs: &[String],
+        range: TimeRange,
+        tz: Tz,
+    ) -> Result<SessionContext, PipelineError> {
+        let (ctx, _) = fingertip_query::lake::session_named(
+            &self.data_dir,
+            self.config.threads,
+            &self.catalog,
+            "lake_events",
+        )
+        .await?;
         ctx.register_udf(udf::week_udf(tz));
         ctx.register_udf(udf::after_hours_udf(&self.config, tz));
         let (lo, hi) = (range.lo_ms.unwrap_or(0), range.hi_ms.unwrap_or(0));
@@ -104,17 +163,31 @@ impl Runner {
         );
         ctx.register_table("events", ctx.sql(&sql).await?.into_view())?;
         for (name, text) in spec::views(req.pipelines.as_deref()) {
-            let view = ctx.sql(&text).await.map_err(|e| PipelineError::InvalidSet(format!("view {name}: {e}")))?;
+            let view = ctx
+                .sql(&text)
+                .await
+                .map_err(|e| PipelineError::InvalidSet(format!("view {name}: {e}")))?;
             ctx.register_table(name.as_str(), view.into_view())?;
         }
         Ok(ctx)
     }
 
-    async fn release_all(&self, ctx: &SessionContext, specs: &[PipelineSpec], req: &RunRequest) -> Result<Vec<IndexRow>, PipelineError> {
+    async fn release_all(
+        &self,
+        ctx: &SessionContext,
+        specs: &[PipelineSpec],
+        req: &RunRequest,
+    ) -> Result<Vec<IndexRow>, PipelineError> {
         let bar = progress(req.progress, specs.len());
-        let people_spec = specs.iter().find(|s| s.kind == Kind::People).ok_or_else(|| PipelineError::InvalidSet("no people pipeline".into()))?;
+        let people_spec = specs
+            .iter()
+            .find(|s| s.kind == Kind::People)
+            .ok_or_else(|| PipelineError::InvalidSet("no people pipeline".into()))?;
         bar.set_message(people_spec.name.clone());
-        let caps = people_spec.people.clone().ok_or_else(|| PipelineError::InvalidSet("people pipeline without [people]".into()))?;
+        let caps = people_spec
+            .people
+            .clone()
+            .ok_or_else(|| PipelineError::InvalidSet("people pipeline without [people]".into()))?;
         let params = PeopleParams {
             caps: &caps,
             weeks: &req.weeks,
@@ -127,7 +200,10 @@ impl Runner {
         let people = people::release(ctx, &params).await?;
         let mut rows = people_rows(people_spec, &people);
         bar.inc(1);
-        for spec in specs.iter().filter(|s| matches!(s.kind, Kind::Ratio | Kind::Count)) {
+        for spec in specs
+            .iter()
+            .filter(|s| matches!(s.kind, Kind::Ratio | Kind::Count))
+        {
             bar.set_message(spec.name.clone());
             rows.extend(index::release(ctx, spec, &people, req.weeks.len(), self.noise).await?);
             bar.inc(1);
@@ -141,7 +217,15 @@ impl Runner {
         Ok(rows)
     }
 
-    fn summary(&self, rows: &[IndexRow], req: &RunRequest, epochs: &[String], epsilon: f64, delta: f64, specs: &[PipelineSpec]) -> RunSummary {
+    fn summary(
+        &self,
+        rows: &[IndexRow],
+        req: &RunRequest,
+        epochs: &[String],
+        epsilon: f64,
+        delta: f64,
+        specs: &[PipelineSpec],
+    ) -> RunSummary {
         RunSummary {
             generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             weeks: req.weeks.clone(),
@@ -177,9 +261,9 @@ fn people_rows(spec: &PipelineSpec, people: &people::People) -> Vec<IndexRow> {
             let mut row = IndexRow::new(&spec.name, cell, spec.epsilon, &spec.clause);
             row.suppressed = n.suppressed;
             if !n.suppressed {
-                row.value = Some(n.value);
+                row.value = Some(n.value.max(0.0));
                 row.ci_low = Some((n.value - n.half95).max(0.0));
-                row.ci_high = Some(n.value + n.half95);
+                row.ci_high = Some((n.value + n.half95).max(0.0));
             }
             row
         })
@@ -187,15 +271,30 @@ fn people_rows(spec: &PipelineSpec, people: &people::People) -> Vec<IndexRow> {
 }
 
 /// Every person stage plans, and its cell keys are not derived from `person`/`event_id`.
-async fn check_person_stages(ctx: &SessionContext, specs: &[PipelineSpec]) -> Result<(), PipelineError> {
+async fn check_person_stages(
+    ctx: &SessionContext,
+    specs: &[PipelineSpec],
+) -> Result<(), PipelineError> {
     for spec in specs {
-        let Some(sql) = &spec.person_sql else { continue };
-        let invalid = |m: String| PipelineError::InvalidSpec { path: spec.path.clone(), message: m };
-        let plan = ctx.state().create_logical_plan(sql).await.map_err(|e| invalid(format!("person_sql does not plan: {e}")))?;
+        let Some(sql) = &spec.person_sql else {
+            continue;
+        };
+        let invalid = |m: String| PipelineError::InvalidSpec {
+            path: spec.path.clone(),
+            message: m,
+        };
+        let plan = ctx
+            .state()
+            .create_logical_plan(sql)
+            .await
+            .map_err(|e| invalid(format!("person_sql does not plan: {e}")))?;
         let tainted = lineage::tainted(&plan);
         for (field, t) in plan.schema().fields().iter().zip(tainted) {
             if t && matches!(field.name().as_str(), "week" | "app_id" | "org_unit") {
-                return Err(invalid(format!("the released key `{}` is derived from person or event_id", field.name())));
+                return Err(invalid(format!(
+                    "the released key `{}` is derived from person or event_id",
+                    field.name()
+                )));
             }
         }
     }

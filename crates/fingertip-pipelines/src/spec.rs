@@ -109,7 +109,8 @@ pub struct PipelineSpec {
 
 impl PipelineSpec {
     pub fn parse(text: &str, path: &Path) -> Result<Self, PipelineError> {
-        let mut spec: PipelineSpec = toml::from_str(text).map_err(|e| invalid(path, e.to_string()))?;
+        let mut spec: PipelineSpec =
+            toml::from_str(text).map_err(|e| invalid(path, e.to_string()))?;
         spec.path = path.to_path_buf();
         spec.check()?;
         Ok(spec)
@@ -120,21 +121,31 @@ impl PipelineSpec {
         if !fingertip_model::is_code(&self.name, 64) {
             return bad("`name` must be 1-64 characters of [A-Za-z0-9._-]");
         }
-        if !(self.epsilon.is_finite() && self.epsilon >= 0.0) || (self.kind != Kind::Composite && self.epsilon <= 0.0) {
+        if !(self.epsilon.is_finite() && self.epsilon >= 0.0)
+            || (self.kind != Kind::Composite && self.epsilon <= 0.0)
+        {
             return bad("`epsilon` must be a positive number");
         }
         match self.kind {
-            Kind::People if self.people.is_none() => bad("a people pipeline needs a [people] table"),
-            Kind::Ratio | Kind::Count if self.person_sql.is_none() => bad("`person_sql` is missing"),
+            Kind::People if self.people.is_none() => {
+                bad("a people pipeline needs a [people] table")
+            }
+            Kind::Ratio | Kind::Count if self.person_sql.is_none() => {
+                bad("`person_sql` is missing")
+            }
             Kind::Ratio | Kind::Count => self.check_bounds(),
-            Kind::Composite if self.components.is_empty() => bad("a composite pipeline needs [[components]]"),
+            Kind::Composite if self.components.is_empty() => {
+                bad("a composite pipeline needs [[components]]")
+            }
             _ => Ok(()),
         }
     }
 
     fn check_bounds(&self) -> Result<(), PipelineError> {
         let bad = |m: &str| Err(invalid(&self.path, m.to_string()));
-        let Some(b) = &self.bounds else { return bad("[bounds] is missing: numerator_per_week is required") };
+        let Some(b) = &self.bounds else {
+            return bad("[bounds] is missing: numerator_per_week is required");
+        };
         let positive = |x: f64| x.is_finite() && x > 0.0;
         if !positive(b.numerator_per_week) {
             return bad("bounds.numerator_per_week must be a positive number");
@@ -142,7 +153,9 @@ impl PipelineSpec {
         let needs_den = self.kind == Kind::Ratio && self.denominator == Denominator::Own;
         match (needs_den, b.denominator_per_week) {
             (true, Some(d)) if positive(d) => Ok(()),
-            (true, _) => bad("bounds.denominator_per_week (positive) is required when denominator = \"self\""),
+            (true, _) => bad(
+                "bounds.denominator_per_week (positive) is required when denominator = \"self\"",
+            ),
             _ => Ok(()),
         }
     }
@@ -154,43 +167,95 @@ impl PipelineSpec {
 }
 
 fn invalid(path: &Path, message: String) -> PipelineError {
-    PipelineError::InvalidSpec { path: path.to_path_buf(), message }
+    PipelineError::InvalidSpec {
+        path: path.to_path_buf(),
+        message,
+    }
 }
 
 /// The pipelines and views shipped in the repository, embedded in the binary.
 pub const EMBEDDED: &[(&str, &str)] = &[
-    ("active_workers.toml", include_str!("../../../pipelines/active_workers.toml")),
-    ("checkin_minutes_per_worker.toml", include_str!("../../../pipelines/checkin_minutes_per_worker.toml")),
-    ("compliance_minutes_per_worker.toml", include_str!("../../../pipelines/compliance_minutes_per_worker.toml")),
-    ("forced_use_share.toml", include_str!("../../../pipelines/forced_use_share.toml")),
-    ("proof_uploads_per_worker.toml", include_str!("../../../pipelines/proof_uploads_per_worker.toml")),
-    ("duplicate_entry_rate.toml", include_str!("../../../pipelines/duplicate_entry_rate.toml")),
-    ("apps_per_worker.toml", include_str!("../../../pipelines/apps_per_worker.toml")),
-    ("after_hours_demand_share.toml", include_str!("../../../pipelines/after_hours_demand_share.toml")),
-    ("rankings_published.toml", include_str!("../../../pipelines/rankings_published.toml")),
-    ("burden_index.toml", include_str!("../../../pipelines/burden_index.toml")),
+    (
+        "active_workers.toml",
+        include_str!("../../../pipelines/active_workers.toml"),
+    ),
+    (
+        "checkin_minutes_per_worker.toml",
+        include_str!("../../../pipelines/checkin_minutes_per_worker.toml"),
+    ),
+    (
+        "compliance_minutes_per_worker.toml",
+        include_str!("../../../pipelines/compliance_minutes_per_worker.toml"),
+    ),
+    (
+        "forced_use_share.toml",
+        include_str!("../../../pipelines/forced_use_share.toml"),
+    ),
+    (
+        "proof_uploads_per_worker.toml",
+        include_str!("../../../pipelines/proof_uploads_per_worker.toml"),
+    ),
+    (
+        "duplicate_entry_rate.toml",
+        include_str!("../../../pipelines/duplicate_entry_rate.toml"),
+    ),
+    (
+        "apps_per_worker.toml",
+        include_str!("../../../pipelines/apps_per_worker.toml"),
+    ),
+    (
+        "after_hours_demand_share.toml",
+        include_str!("../../../pipelines/after_hours_demand_share.toml"),
+    ),
+    (
+        "rankings_published.toml",
+        include_str!("../../../pipelines/rankings_published.toml"),
+    ),
+    (
+        "burden_index.toml",
+        include_str!("../../../pipelines/burden_index.toml"),
+    ),
 ];
 
-pub const EMBEDDED_VIEWS: &[(&str, &str)] = &[("weekly_events", include_str!("../../../sql/views/weekly_events.sql"))];
+pub const EMBEDDED_VIEWS: &[(&str, &str)] = &[(
+    "weekly_events",
+    include_str!("../../../sql/views/weekly_events.sql"),
+)];
 
 /// Loads every `*.toml` of `dir` (sorted), or the embedded set when `dir` is `None`.
 pub fn load(dir: Option<&Path>) -> Result<Vec<PipelineSpec>, PipelineError> {
     let files: Vec<(PathBuf, String)> = match dir {
-        None => EMBEDDED.iter().map(|(n, t)| (PathBuf::from("pipelines").join(n), t.to_string())).collect(),
+        None => EMBEDDED
+            .iter()
+            .map(|(n, t)| (PathBuf::from("pipelines").join(n), t.to_string()))
+            .collect(),
         Some(dir) => {
             let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-                .map_err(|e| PipelineError::Io { path: dir.to_path_buf(), message: e.to_string() })?
+                .map_err(|e| PipelineError::Io {
+                    path: dir.to_path_buf(),
+                    message: e.to_string(),
+                })?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| p.extension().is_some_and(|x| x == "toml"))
                 .collect();
             paths.sort();
             paths
                 .into_iter()
-                .map(|p| std::fs::read_to_string(&p).map(|t| (p.clone(), t)).map_err(|e| PipelineError::Io { path: p, message: e.to_string() }))
+                .map(|p| {
+                    std::fs::read_to_string(&p)
+                        .map(|t| (p.clone(), t))
+                        .map_err(|e| PipelineError::Io {
+                            path: p,
+                            message: e.to_string(),
+                        })
+                })
                 .collect::<Result<_, _>>()?
         }
     };
-    let specs: Vec<PipelineSpec> = files.iter().map(|(p, t)| PipelineSpec::parse(t, p)).collect::<Result<_, _>>()?;
+    let specs: Vec<PipelineSpec> = files
+        .iter()
+        .map(|(p, t)| PipelineSpec::parse(t, p))
+        .collect::<Result<_, _>>()?;
     check_set(&specs)?;
     Ok(specs)
 }
@@ -199,15 +264,26 @@ pub fn load(dir: Option<&Path>) -> Result<Vec<PipelineSpec>, PipelineError> {
 fn check_set(specs: &[PipelineSpec]) -> Result<(), PipelineError> {
     let people = specs.iter().filter(|s| s.kind == Kind::People).count();
     if people != 1 {
-        return Err(PipelineError::InvalidSet(format!("exactly one pipeline must have kind = \"people\" (found {people})")));
+        return Err(PipelineError::InvalidSet(format!(
+            "exactly one pipeline must have kind = \"people\" (found {people})"
+        )));
     }
     for (i, s) in specs.iter().enumerate() {
         if specs[..i].iter().any(|o| o.name == s.name) {
-            return Err(invalid(&s.path, format!("the name `{}` is used twice", s.name)));
+            return Err(invalid(
+                &s.path,
+                format!("the name `{}` is used twice", s.name),
+            ));
         }
         for c in &s.components {
-            if !specs.iter().any(|o| o.name == c.index && o.kind != Kind::Composite) {
-                return Err(invalid(&s.path, format!("component `{}` is not an index pipeline", c.index)));
+            if !specs
+                .iter()
+                .any(|o| o.name == c.index && o.kind != Kind::Composite)
+            {
+                return Err(invalid(
+                    &s.path,
+                    format!("component `{}` is not an index pipeline", c.index),
+                ));
             }
         }
     }
@@ -216,10 +292,21 @@ fn check_set(specs: &[PipelineSpec]) -> Result<(), PipelineError> {
 
 /// SQL views: the embedded ones, overridden by `<dir>/views/*.sql`.
 pub fn views(dir: Option<&Path>) -> Vec<(String, String)> {
-    let mut views: Vec<(String, String)> = EMBEDDED_VIEWS.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect();
+    let mut views: Vec<(String, String)> = EMBEDDED_VIEWS
+        .iter()
+        .map(|(n, t)| (n.to_string(), t.to_string()))
+        .collect();
     if let Some(Ok(entries)) = dir.map(|d| std::fs::read_dir(d.join("views"))) {
-        for p in entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "sql")) {
-            let (Some(name), Ok(text)) = (p.file_stem().and_then(|s| s.to_str()), std::fs::read_to_string(&p)) else { continue };
+        for p in entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+        {
+            let (Some(name), Ok(text)) = (
+                p.file_stem().and_then(|s| s.to_str()),
+                std::fs::read_to_string(&p),
+            ) else {
+                continue;
+            };
             views.retain(|(n, _)| n != name);
             views.push((name.to_string(), text));
         }
@@ -235,15 +322,31 @@ mod tests {
     fn embedded_pipelines_load() {
         let specs = load(None).unwrap();
         assert_eq!(specs.len(), 10);
-        assert!(specs.iter().any(|s| s.name == "duplicate_entry_rate" && s.own_denominator()));
+        assert!(
+            specs
+                .iter()
+                .any(|s| s.name == "duplicate_entry_rate" && s.own_denominator())
+        );
     }
 
     #[test]
     fn bad_specs_name_the_file() {
-        let text = EMBEDDED[1].1.replace("numerator_per_week = 120.0", "");
-        let err = PipelineSpec::parse(&text, Path::new("pipelines/x.toml")).unwrap_err().to_string();
-        assert!(err.contains("pipelines/x.toml") && err.contains("numerator_per_week"), "{err}");
-        let err = PipelineSpec::parse("name = 1", Path::new("p/y.toml")).unwrap_err().to_string();
+        let text: String = EMBEDDED[1]
+            .1
+            .lines()
+            .filter(|l| !l.starts_with("numerator_per_week"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let err = PipelineSpec::parse(&text, Path::new("pipelines/x.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("pipelines/x.toml") && err.contains("numerator_per_week"),
+            "{err}"
+        );
+        let err = PipelineSpec::parse("name = 1", Path::new("p/y.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("p/y.toml"), "{err}");
     }
 }
