@@ -19,7 +19,7 @@ GUARD='cannot be built in release mode'
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 echo "== (a) cargo tree -p fingertip -e normal,features --target all: no \`test-util\` feature"
-tree=$("$CARGO" tree "${FLAGS[@]}" -p fingertip -e normal,features --target all --prefix none --no-dedupe)
+tree=$("$CARGO" tree "${FLAGS[@]}" -p fingertip -e normal,features --target all --prefix none)
 # Sanity: the tree really is the binary's, with fingertip-dp in it.
 grep -q '^fingertip-dp feature "default"' <<< "$tree" || fail "fingertip-dp is not in the dependency tree of fingertip; is this the right workspace?"
 if grep -n 'feature "test-util"' <<< "$tree"; then

@@ -91,13 +91,11 @@ pub struct Selected {
     pub delta: f64,
 }
 
-fn threshold_measurement(
-    scale: f64,
-    threshold: i64,
-) -> Result<
-    opendp::core::Measurement<MapDomain<AtomDomain<u64>, AtomDomain<i64>>, L01InfDistance<AbsoluteDistance<i64>>, Approximate<MaxDivergence>, HashMap<u64, i64>>,
-    DpError,
-> {
+/// Noisy person counts per group index, released above a threshold.
+type ThresholdMeasurement =
+    opendp::core::Measurement<MapDomain<AtomDomain<u64>, AtomDomain<i64>>, L01InfDistance<AbsoluteDistance<i64>>, Approximate<MaxDivergence>, HashMap<u64, i64>>;
+
+fn threshold_measurement(scale: f64, threshold: i64) -> Result<ThresholdMeasurement, DpError> {
     let domain = MapDomain::new(AtomDomain::<u64>::default(), AtomDomain::<i64>::default());
     make_laplace_threshold(domain, L01InfDistance::default(), scale, threshold, None).map_err(opendp_err)
 }

@@ -148,10 +148,10 @@ pub fn answer(run: &Run<'_>, output: &Output, noisy: &Noisy, released: &Released
             let mut ci = Map::new();
             for (i, meta) in columns.iter().enumerate() {
                 row.insert(meta.name.clone(), post::cell_json(batch.column(i).as_ref(), r));
-                if let Source::Measure(m) = output.sources[i] {
-                    if let Some(Some((a, b))) = released.intervals.get(id).and_then(|v| v.get(m)) {
-                        ci.insert(meta.name.clone(), json!([a, b]));
-                    }
+                if let Source::Measure(m) = output.sources[i]
+                    && let Some(Some((a, b))) = released.intervals.get(id).and_then(|v| v.get(m))
+                {
+                    ci.insert(meta.name.clone(), json!([a, b]));
                 }
             }
             rows.push(row);

@@ -13,7 +13,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use sha2::{Digest, Sha256};
 
-use crate::dedup::{DedupIndex, dedup_key, day_of};
+use crate::dedup::{DedupIndex, day_of, dedup_key};
 use crate::lake::{self, date_of, partition_dir};
 use crate::record::{self, StoredBatch, StoredEvent};
 use crate::wal::segment::{self, ALL_VALID};
@@ -35,7 +35,8 @@ pub struct SegmentContents {
 pub fn valid_len(wal_dir: &Path, id: u64) -> u64 {
     let next = segment::segment_path(wal_dir, id + 1);
     let mut header = [0u8; segment::HEADER_LEN];
-    let read = fs::File::open(next).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut header));
+    let read =
+        fs::File::open(next).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut header));
     match read.ok().and_then(|_| segment::decode_header(&header)) {
         Some(next) if next.id == id + 1 => next.prev_valid_len,
         _ => ALL_VALID,
@@ -76,24 +77,38 @@ pub(crate) fn compact_segment(
     let mut partitions: BTreeMap<(String, &str), Vec<&StoredEvent>> = BTreeMap::new();
     for batch in &contents.batches {
         for e in &batch.events {
-            partitions.entry((date_of(e.started_at_ms), &batch.app_id)).or_default().push(e);
+            partitions
+                .entry((date_of(e.started_at_ms), &batch.app_id))
+                .or_default()
+                .push(e);
         }
     }
     let mut events = 0;
     for ((date, app_id), mut rows) in partitions {
         rows.sort_by(|a, b| {
-            (&a.org_unit, a.person, a.started_at_ms, a.event_id).cmp(&(&b.org_unit, b.person, b.started_at_ms, b.event_id))
+            (&a.org_unit, a.person, a.started_at_ms, a.event_id).cmp(&(
+                &b.org_unit,
+                b.person,
+                b.started_at_ms,
+                b.event_id,
+            ))
         });
-        let path = partition_dir(&data_dir.join("events"), &date, app_id)
-            .join(format!("part-{}.parquet", part_uuid(id, contents.nonce, &date, app_id)));
-        let batch = lake::to_record_batch(app_id, &rows).map_err(|e| StoreError::Parquet(e.to_string()))?;
-        let props = lake::writer_properties(config.parquet_zstd_level, config.parquet_row_group_rows);
-        let bytes = lake::write_parquet_file(&path, &batch, props).map_err(StoreError::io(&path))?;
+        let path = partition_dir(&data_dir.join("events"), &date, app_id).join(format!(
+            "part-{}.parquet",
+            part_uuid(id, contents.nonce, &date, app_id)
+        ));
+        let batch =
+            lake::to_record_batch(app_id, &rows).map_err(|e| StoreError::Parquet(e.to_string()))?;
+        let props =
+            lake::writer_properties(config.parquet_zstd_level, config.parquet_row_group_rows);
+        let bytes =
+            lake::write_parquet_file(&path, &batch, props).map_err(StoreError::io(&path))?;
         stats.parquet_files_written.fetch_add(1, Relaxed);
         stats.parquet_bytes_written.fetch_add(bytes, Relaxed);
         events += rows.len() as u64;
     }
-    persist_dedup_keys(dedup, &contents.batches).map_err(StoreError::io(&data_dir.join("dedup")))?;
+    persist_dedup_keys(dedup, &contents.batches)
+        .map_err(StoreError::io(&data_dir.join("dedup")))?;
     retire_segment(&wal_dir, id, &contents, stats)?;
     stats.segments_compacted.fetch_add(1, Relaxed);
     stats.events_compacted.fetch_add(events, Relaxed);
@@ -104,11 +119,17 @@ pub(crate) fn compact_segment(
 /// any other segment, including one that reuses the id in a later run (its nonce differs).
 /// Segments without a nonce (0) keep the names they were given before nonces existed.
 fn part_uuid(segment: u64, nonce: u64, date: &str, app_id: &str) -> uuid::Uuid {
-    let mut hasher = Sha256::new().chain_update(b"fingertip-part\0").chain_update(segment.to_le_bytes());
+    let mut hasher = Sha256::new()
+        .chain_update(b"fingertip-part\0")
+        .chain_update(segment.to_le_bytes());
     if nonce != 0 {
         hasher.update(nonce.to_le_bytes());
     }
-    let digest = hasher.chain_update(date.as_bytes()).chain_update(b"\0").chain_update(app_id.as_bytes()).finalize();
+    let digest = hasher
+        .chain_update(date.as_bytes())
+        .chain_update(b"\0")
+        .chain_update(app_id.as_bytes())
+        .finalize();
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
     uuid::Uuid::new_v8(bytes)
@@ -120,10 +141,17 @@ fn persist_dedup_keys(dedup: &DedupIndex, batches: &[StoredBatch]) -> std::io::R
         let keys = by_day.entry(day_of(b.received_at_ms)).or_default();
         keys.extend(b.events.iter().map(|e| dedup_key(&b.app_id, e.event_id)));
     }
-    by_day.into_iter().try_for_each(|(day, keys)| dedup.persist(day, &keys))
+    by_day
+        .into_iter()
+        .try_for_each(|(day, keys)| dedup.persist(day, &keys))
 }
 
-fn retire_segment(wal_dir: &Path, id: u64, contents: &SegmentContents, stats: &StoreStats) -> Result<(), StoreError> {
+fn retire_segment(
+    wal_dir: &Path,
+    id: u64,
+    contents: &SegmentContents,
+    stats: &StoreStats,
+) -> Result<(), StoreError> {
     let path = segment::segment_path(wal_dir, id);
     let size = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     if contents.corrupt_ranges > 0 {
@@ -144,11 +172,19 @@ fn retire_segment(wal_dir: &Path, id: u64, contents: &SegmentContents, stats: &S
         fs::remove_file(&path).map_err(StoreError::io(&path))?;
     }
     if contents.torn_tail_bytes > 0 {
-        stats.torn_tail_bytes_dropped.fetch_add(contents.torn_tail_bytes as u64, Relaxed);
-        tracing::warn!(segment = id, bytes = contents.torn_tail_bytes, "Dropped a torn WAL tail (a write that was never acknowledged).");
+        stats
+            .torn_tail_bytes_dropped
+            .fetch_add(contents.torn_tail_bytes as u64, Relaxed);
+        tracing::warn!(
+            segment = id,
+            bytes = contents.torn_tail_bytes,
+            "Dropped a torn WAL tail (a write that was never acknowledged)."
+        );
     }
     sync_dir(wal_dir).map_err(StoreError::io(wal_dir))?;
-    let _ = stats.wal_bytes.fetch_update(Relaxed, Relaxed, |b| Some(b.saturating_sub(size)));
+    let _ = stats
+        .wal_bytes
+        .fetch_update(Relaxed, Relaxed, |b| Some(b.saturating_sub(size)));
     Ok(())
 }
 
@@ -169,8 +205,16 @@ mod tests {
     #[test]
     fn part_names_differ_for_a_reused_segment_id() {
         let a = part_uuid(1, 0x11, "2026-11-28", "attendance");
-        assert_eq!(a, part_uuid(1, 0x11, "2026-11-28", "attendance"), "re-compaction rewrites the same file");
-        assert_ne!(a, part_uuid(1, 0x23, "2026-11-28", "attendance"), "a later run's segment 1 gets its own file");
+        assert_eq!(
+            a,
+            part_uuid(1, 0x11, "2026-11-28", "attendance"),
+            "re-compaction rewrites the same file"
+        );
+        assert_ne!(
+            a,
+            part_uuid(1, 0x23, "2026-11-28", "attendance"),
+            "a later run's segment 1 gets its own file"
+        );
         assert_ne!(a, part_uuid(2, 0x11, "2026-11-28", "attendance"));
         assert_ne!(a, part_uuid(1, 0x11, "2026-11-28", "survey"));
     }

@@ -88,7 +88,10 @@ pub enum StoreError {
 
 impl StoreError {
     pub(crate) fn io(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
-        move |e| StoreError::Io { path: path.to_path_buf(), message: e.to_string() }
+        move |e| StoreError::Io {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        }
     }
 }
 
@@ -115,7 +118,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("data_dir", &self.data_dir).finish_non_exhaustive()
+        f.debug_struct("Store")
+            .field("data_dir", &self.data_dir)
+            .finish_non_exhaustive()
     }
 }
 
@@ -132,25 +137,49 @@ impl Store {
     /// Opens the store, reading back every WAL segment a previous run left (their events'
     /// dedup keys are remembered; the compactor turns them into Parquet), and starts the WAL
     /// writer on a fresh segment.
-    pub fn open(data_dir: &Path, config: StoreConfig) -> Result<(Self, RecoveryReport), StoreError> {
+    pub fn open(
+        data_dir: &Path,
+        config: StoreConfig,
+    ) -> Result<(Self, RecoveryReport), StoreError> {
         let wal_dir = data_dir.join("wal");
-        for dir in [data_dir.to_path_buf(), wal_dir.clone(), data_dir.join("events")] {
+        for dir in [
+            data_dir.to_path_buf(),
+            wal_dir.clone(),
+            data_dir.join("events"),
+        ] {
             fs::create_dir_all(&dir).map_err(StoreError::io(&dir))?;
         }
         sync_dir(data_dir).map_err(StoreError::io(data_dir))?;
         let today = dedup::day_of(now_ms());
-        let dedup = Arc::new(DedupIndex::open(data_dir, config.dedup_window_days, today)
-            .map_err(StoreError::io(&data_dir.join("dedup")))?);
+        let dedup = Arc::new(
+            DedupIndex::open(data_dir, config.dedup_window_days, today)
+                .map_err(StoreError::io(&data_dir.join("dedup")))?,
+        );
         let stats = Arc::new(StoreStats::default());
         let (report, next_id) = recover(&wal_dir, &dedup, &stats)?;
         let (tx, rx) = mpsc::channel(config.queue_depth.max(1));
-        let writer = Writer::new(&wal_dir, next_id, config.segment_max_bytes, config.max_group_commit_bytes, stats.clone(), dedup.clone());
+        let writer = Writer::new(
+            &wal_dir,
+            next_id,
+            config.segment_max_bytes,
+            config.max_group_commit_bytes,
+            stats.clone(),
+            dedup.clone(),
+        );
         let sealed_below = writer.sealed_below.clone();
         std::thread::Builder::new()
             .name("fingertip-wal".into())
             .spawn(move || writer.run(rx))
             .map_err(StoreError::io(&wal_dir))?;
-        let store = Self { data_dir: data_dir.to_path_buf(), config, tx, sealed_below, dedup, stats, compaction: Mutex::new(()) };
+        let store = Self {
+            data_dir: data_dir.to_path_buf(),
+            config,
+            tx,
+            sealed_below,
+            dedup,
+            stats,
+            compaction: Mutex::new(()),
+        };
         Ok((store, report))
     }
 
@@ -166,13 +195,15 @@ impl Store {
         &self.stats
     }
 
-    /// The WAL accepted its last write.
+    /// The WAL can take the next write: its last write succeeded, or a fresh segment has
+    /// been opened since the last failure.
     pub fn is_writable(&self) -> bool {
         self.stats.wal_healthy.load(Relaxed)
     }
 
-    /// The WAL accepted its last write and a probe file can be written and fsynced in the
-    /// WAL directory. Blocking; used by `/readyz`.
+    /// A probe file can be written and fsynced in the WAL directory, and the WAL writer can
+    /// take a write (after a failure it tries to open a fresh segment now, so readiness comes
+    /// back without waiting for traffic). Blocking; used by `/readyz`.
     pub fn probe_writable(&self) -> bool {
         let probe = self.data_dir.join("wal").join(".ready-probe");
         let ok = File::create(&probe).and_then(|mut f| {
@@ -180,7 +211,12 @@ impl Store {
             f.sync_data()
         });
         let _ = fs::remove_file(&probe);
-        ok.is_ok() && self.is_writable()
+        ok.is_ok() && self.probe_wal_blocking()
+    }
+
+    fn probe_wal_blocking(&self) -> bool {
+        let (done, wait) = oneshot::channel();
+        self.tx.blocking_send(Command::Probe(done)).is_ok() && wait.blocking_recv().unwrap_or(false)
     }
 
     /// Appends one request's events (`payload` from a [`RecordBuilder`], `keys[i]` the
@@ -190,8 +226,16 @@ impl Store {
     pub async fn append(&self, payload: Vec<u8>, keys: Vec<u64>) -> Result<Vec<u32>, StoreError> {
         let (done, wait) = oneshot::channel();
         let day = dedup::day_of(now_ms());
-        let append = wal::writer::Append { payload, keys, day, done };
-        self.tx.send(Command::Append(append)).await.map_err(|_| StoreError::Closed)?;
+        let append = wal::writer::Append {
+            payload,
+            keys,
+            day,
+            done,
+        };
+        self.tx
+            .send(Command::Append(append))
+            .await
+            .map_err(|_| StoreError::Closed)?;
         wait.await.map_err(|_| StoreError::Closed)?
     }
 
@@ -216,11 +260,21 @@ impl Store {
         let _guard = self.compaction.lock().unwrap_or_else(|e| e.into_inner());
         let wal_dir = self.data_dir.join("wal");
         let below = self.sealed_below.load(Relaxed);
-        let ids: Vec<u64> = list_segments(&wal_dir).map_err(StoreError::io(&wal_dir))?.into_iter().filter(|id| *id < below).collect();
+        let ids: Vec<u64> = list_segments(&wal_dir)
+            .map_err(StoreError::io(&wal_dir))?
+            .into_iter()
+            .filter(|id| *id < below)
+            .collect();
         self.stats.segments_pending.store(ids.len() as u64, Relaxed);
         let mut events = 0;
         for id in ids {
-            let result = compact::compact_segment(&self.data_dir, &self.config, &self.dedup, &self.stats, id);
+            let result = compact::compact_segment(
+                &self.data_dir,
+                &self.config,
+                &self.dedup,
+                &self.stats,
+                id,
+            );
             match result {
                 Ok(n) => events += n,
                 Err(error) => {
@@ -301,23 +355,39 @@ impl Drop for Compactor {
 }
 
 /// Reads every existing segment, remembering dedup keys; returns the next segment id.
-fn recover(wal_dir: &Path, dedup: &DedupIndex, stats: &StoreStats) -> Result<(RecoveryReport, u64), StoreError> {
+fn recover(
+    wal_dir: &Path,
+    dedup: &DedupIndex,
+    stats: &StoreStats,
+) -> Result<(RecoveryReport, u64), StoreError> {
     let ids = list_segments(wal_dir).map_err(StoreError::io(wal_dir))?;
-    let mut report = RecoveryReport { segments: ids.len(), ..Default::default() };
+    let mut report = RecoveryReport {
+        segments: ids.len(),
+        ..Default::default()
+    };
     for &id in &ids {
         let contents = compact::read_segment(wal_dir, id)?;
         report.torn_tail_bytes += contents.torn_tail_bytes;
         report.corrupt_ranges += contents.corrupt_ranges;
         for batch in &contents.batches {
-            let keys: Vec<u64> = batch.events.iter().map(|e| dedup_key(&batch.app_id, e.event_id)).collect();
+            let keys: Vec<u64> = batch
+                .events
+                .iter()
+                .map(|e| dedup_key(&batch.app_id, e.event_id))
+                .collect();
             dedup.insert_all(dedup::day_of(batch.received_at_ms), &keys);
             report.events += keys.len() as u64;
         }
-        let size = fs::metadata(segment_path(wal_dir, id)).map(|m| m.len()).unwrap_or(0);
+        let size = fs::metadata(segment_path(wal_dir, id))
+            .map(|m| m.len())
+            .unwrap_or(0);
         stats.wal_bytes.fetch_add(size, Relaxed);
     }
     if report.corrupt_ranges > 0 {
-        tracing::error!(ranges = report.corrupt_ranges, "The WAL holds corrupted acknowledged data; affected segments will be quarantined.");
+        tracing::error!(
+            ranges = report.corrupt_ranges,
+            "The WAL holds corrupted acknowledged data; affected segments will be quarantined."
+        );
     }
     report.dedup_keys = dedup.len();
     Ok((report, ids.last().map_or(1, |id| id + 1)))

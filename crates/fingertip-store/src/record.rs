@@ -79,7 +79,11 @@ impl RecordBuilder {
         buf.extend_from_slice(&received_at_ms.to_le_bytes());
         let count_at = buf.len();
         buf.extend_from_slice(&0u32.to_le_bytes());
-        Self { buf, count: 0, count_at }
+        Self {
+            buf,
+            count: 0,
+            count_at,
+        }
     }
 
     pub fn push(&mut self, e: &EventRef<'_>) {
@@ -141,7 +145,9 @@ impl<'a> Reader<'a> {
     }
     fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
         let at = self.pos;
-        self.take(N)?.try_into().map_err(|_| DecodeError { offset: at })
+        self.take(N)?
+            .try_into()
+            .map_err(|_| DecodeError { offset: at })
     }
     fn u8(&mut self) -> Result<u8, DecodeError> {
         Ok(self.take(1)?[0])
@@ -156,7 +162,10 @@ impl<'a> Reader<'a> {
 
 /// Decodes one payload.
 pub fn decode(payload: &[u8]) -> Result<StoredBatch, DecodeError> {
-    let mut r = Reader { buf: payload, pos: 0 };
+    let mut r = Reader {
+        buf: payload,
+        pos: 0,
+    };
     if r.u8()? != VERSION {
         return Err(DecodeError { offset: 0 });
     }
@@ -170,7 +179,11 @@ pub fn decode(payload: &[u8]) -> Result<StoredBatch, DecodeError> {
     if r.pos != payload.len() {
         return Err(DecodeError { offset: r.pos });
     }
-    Ok(StoredBatch { app_id, received_at_ms, events })
+    Ok(StoredBatch {
+        app_id,
+        received_at_ms,
+        events,
+    })
 }
 
 fn decode_event(r: &mut Reader<'_>) -> Result<StoredEvent, DecodeError> {
@@ -198,6 +211,18 @@ fn decode_event(r: &mut Reader<'_>) -> Result<StoredEvent, DecodeError> {
     })
 }
 
+/// The number of events in a payload built by [`RecordBuilder`] (0 if it is not one).
+pub fn event_count(payload: &[u8]) -> u64 {
+    let Some(&app_len) = payload.get(1) else {
+        return 0;
+    };
+    let at = 2 + app_len as usize + 8;
+    payload
+        .get(at..at + 4)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, |b| u64::from(u32::from_le_bytes(b)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,7 +243,10 @@ mod tests {
             data_elements: &elements,
         };
         b.push(&e);
-        b.push(&EventRef { data_elements: &[], ..e.clone() });
+        b.push(&EventRef {
+            data_elements: &[],
+            ..e.clone()
+        });
         let batch = decode(&b.finish()).unwrap();
         assert_eq!(batch.app_id, "attendance");
         assert_eq!(batch.events.len(), 2);
@@ -246,14 +274,4 @@ mod tests {
             assert!(decode(&bytes[..cut]).is_err(), "cut at {cut}");
         }
     }
-}
-
-/// The number of events in a payload built by [`RecordBuilder`] (0 if it is not one).
-pub fn event_count(payload: &[u8]) -> u64 {
-    let Some(&app_len) = payload.get(1) else { return 0 };
-    let at = 2 + app_len as usize + 8;
-    payload
-        .get(at..at + 4)
-        .and_then(|b| b.try_into().ok())
-        .map_or(0, |b| u64::from(u32::from_le_bytes(b)))
 }

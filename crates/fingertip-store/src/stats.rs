@@ -13,13 +13,19 @@ pub struct Histogram {
 }
 
 /// Bucket bounds suited to fsync and request latencies.
-pub const LATENCY_BOUNDS_S: &[f64] =
-    &[0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
+pub const LATENCY_BOUNDS_S: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
 
 impl Histogram {
     pub fn new(bounds: &'static [f64]) -> Self {
         let buckets = bounds.iter().map(|_| AtomicU64::new(0)).collect();
-        Self { bounds, buckets, count: AtomicU64::new(0), sum_micros: AtomicU64::new(0) }
+        Self {
+            bounds,
+            buckets,
+            count: AtomicU64::new(0),
+            sum_micros: AtomicU64::new(0),
+        }
     }
 
     pub fn observe(&self, d: Duration) {
@@ -43,7 +49,11 @@ impl Histogram {
                 (*b, cumulative)
             })
             .collect();
-        (buckets, self.count.load(Relaxed), self.sum_micros.load(Relaxed) as f64 / 1e6)
+        (
+            buckets,
+            self.count.load(Relaxed),
+            self.sum_micros.load(Relaxed) as f64 / 1e6,
+        )
     }
 }
 
@@ -57,7 +67,8 @@ pub struct StoreStats {
     pub fsync_seconds: Histogram,
     /// Bytes in WAL segments not yet compacted.
     pub wal_bytes: AtomicU64,
-    /// The WAL accepted its last write (and can open a segment).
+    /// The WAL can take the next write: its last write succeeded, or a fresh segment was
+    /// opened since the last failure.
     pub wal_healthy: AtomicBool,
     pub segments_compacted: AtomicU64,
     pub events_compacted: AtomicU64,

@@ -73,14 +73,28 @@ pub enum KeysCommand {
 
 pub fn token(cmd: TokenCommand) -> Result<()> {
     match cmd {
-        TokenCommand::Create { data, role, app_id, label } => {
+        TokenCommand::Create {
+            data,
+            role,
+            app_id,
+            label,
+        } => {
             let role = match role {
                 RoleArg::App => Role::App,
                 RoleArg::Researcher => Role::Researcher,
                 RoleArg::Oversight => Role::Oversight,
             };
-            let (record, token) = TokenStore::open(&data.data)?.create(role, app_id.as_deref(), &label)?;
-            println!("created {} token {}{}", role.as_str(), record.id, record.app_id.map(|a| format!(" for app {a}")).unwrap_or_default());
+            let (record, token) =
+                TokenStore::open(&data.data)?.create(role, app_id.as_deref(), &label)?;
+            println!(
+                "created {} token {}{}",
+                role.as_str(),
+                record.id,
+                record
+                    .app_id
+                    .map(|a| format!(" for app {a}"))
+                    .unwrap_or_default()
+            );
             println!("store it now: it is not shown again");
             println!("{token}");
         }
@@ -89,10 +103,22 @@ pub fn token(cmd: TokenCommand) -> Result<()> {
             match format {
                 ListFormat::Json => println!("{}", serde_json::to_string_pretty(&tokens)?),
                 ListFormat::Table => {
-                    println!("{:<10} {:<11} {:<20} {:<22} {}", "id", "role", "app_id", "created_at", "state");
+                    println!(
+                        "{:<10} {:<11} {:<20} {:<22} state",
+                        "id", "role", "app_id", "created_at"
+                    );
                     for t in tokens {
-                        let state = t.revoked_at.map(|r| format!("revoked {r}")).unwrap_or_else(|| "active".into());
-                        println!("{:<10} {:<11} {:<20} {:<22} {state}", t.id, t.role.as_str(), t.app_id.unwrap_or_default(), t.created_at);
+                        let state = t
+                            .revoked_at
+                            .map(|r| format!("revoked {r}"))
+                            .unwrap_or_else(|| "active".into());
+                        println!(
+                            "{:<10} {:<11} {:<20} {:<22} {state}",
+                            t.id,
+                            t.role.as_str(),
+                            t.app_id.unwrap_or_default(),
+                            t.created_at
+                        );
                     }
                 }
             }
@@ -116,12 +142,21 @@ pub fn keys(cmd: KeysCommand) -> Result<()> {
                 ListFormat::Table => {
                     println!("{:<10} {:<10} destroy_after", "epoch", "state");
                     for k in keys {
-                        println!("{:<10} {:<10} {}", k.epoch, format!("{:?}", k.state).to_lowercase(), fingertip_model::format_rfc3339_ms(k.destroy_after_ms));
+                        println!(
+                            "{:<10} {:<10} {}",
+                            k.epoch,
+                            format!("{:?}", k.state).to_lowercase(),
+                            fingertip_model::format_rfc3339_ms(k.destroy_after_ms)
+                        );
                     }
                 }
             }
         }
-        KeysCommand::Destroy { data, epoch, expired } => {
+        KeysCommand::Destroy {
+            data,
+            epoch,
+            expired,
+        } => {
             let config = Config::load(&data.data, data.config.as_deref())?;
             let store = KeyStore::open(&data.data, config.keys)?;
             match (epoch, expired) {

@@ -29,12 +29,17 @@ pub fn run(args: ServeArgs) -> Result<()> {
     if let Some(listen) = args.listen {
         config.server.listen = listen;
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(serve(config, args.data))
 }
 
 fn data_args(dir: &std::path::Path) -> DataArgs {
-    DataArgs { data: dir.to_path_buf(), config: None }
+    DataArgs {
+        data: dir.to_path_buf(),
+        config: None,
+    }
 }
 
 async fn serve(config: Config, data: DataArgs) -> Result<()> {
@@ -48,30 +53,46 @@ async fn serve(config: Config, data: DataArgs) -> Result<()> {
     let keys = Arc::new(KeyStore::open(&dir, config.keys.clone())?);
     destroy_expired_keys(&keys);
     let (store, recovery) = Store::open(&dir, config.store.clone())?;
-    tracing::info!(segments = recovery.segments, events = recovery.events, torn_tail_bytes = recovery.torn_tail_bytes, corrupt_ranges = recovery.corrupt_ranges, "Opened the store.");
+    tracing::info!(
+        segments = recovery.segments,
+        events = recovery.events,
+        torn_tail_bytes = recovery.torn_tail_bytes,
+        corrupt_ranges = recovery.corrupt_ranges,
+        "Opened the store."
+    );
     let store = Arc::new(store);
     let compactor = store.spawn_compactor();
     let ingestor = Ingestor::new(config.validator(&dir)?, keys.clone(), store.clone());
     let tokens = TokenStore::open(&dir)?;
-    let listener = TcpListener::bind(&config.server.listen).await.with_context(|| format!("binding {}", config.server.listen))?;
+    let listener = TcpListener::bind(&config.server.listen)
+        .await
+        .with_context(|| format!("binding {}", config.server.listen))?;
     let address = listener.local_addr()?;
     println!("listening on {address}");
     tracing::info!(%address, data = %dir.display(), "Serving.");
     let analysis = crate::analysis::Analysis::new(crate::query::engine(&data_args(&dir), &config)?);
-    let server = Server::new(config.server.clone(), tokens, ingestor, Some(std::sync::Arc::new(analysis)));
+    let server = Server::new(
+        config.server.clone(),
+        tokens,
+        ingestor,
+        Some(std::sync::Arc::new(analysis)),
+    );
     let key_sweeper = tokio::spawn(sweep_keys(keys));
     server.run(listener, shutdown.wait()).await;
     key_sweeper.abort();
     compactor.stop();
     let flushed = tokio::task::spawn_blocking(move || store.flush_blocking()).await?;
-    let events = flushed.context("final compaction failed; the WAL is kept and replayed on the next start")?;
+    let events = flushed
+        .context("final compaction failed; the WAL is kept and replayed on the next start")?;
     tracing::info!(events, "Compacted the WAL; stopped cleanly.");
     Ok(())
 }
 
 fn destroy_expired_keys(keys: &KeyStore) {
     match keys.destroy_expired(chrono::Utc::now().timestamp_millis()) {
-        Ok(destroyed) if !destroyed.is_empty() => tracing::warn!(?destroyed, "Destroyed expired epoch keys."),
+        Ok(destroyed) if !destroyed.is_empty() => {
+            tracing::warn!(?destroyed, "Destroyed expired epoch keys.")
+        }
         Ok(_) => {}
         Err(error) => tracing::error!(%error, "Could not destroy expired epoch keys."),
     }
@@ -113,7 +134,8 @@ const SIGXFSZ: i32 = 25;
 /// that passed the file-size limit just fails (EFBIG) and the WAL writer handles the error.
 /// Nothing is logged here: the log file may be the file over the limit.
 fn ignore_sigxfsz() -> Result<()> {
-    let mut xfsz = signal(SignalKind::from_raw(SIGXFSZ)).context("installing the SIGXFSZ handler")?;
+    let mut xfsz =
+        signal(SignalKind::from_raw(SIGXFSZ)).context("installing the SIGXFSZ handler")?;
     tokio::spawn(async move { while xfsz.recv().await.is_some() {} });
     Ok(())
 }

@@ -127,10 +127,10 @@ fn count_distinct(af: &AggregateFunction, schema: &DFSchema, origins: &[Origin])
 fn counted_rows(args: &[Expr], schema: &DFSchema, origins: &[Origin]) -> Result<Option<Expr>, Refusal> {
     let mut all: Option<Expr> = None;
     for a in args {
-        if let Expr::Column(c) = a {
-            if origin_of(c, schema, origins)?.is_tainted() {
-                return Err(tainted_use(&c.name, "COUNT(...); use COUNT(*) to count events or COUNT(DISTINCT person) to count people"));
-            }
+        if let Expr::Column(c) = a
+            && origin_of(c, schema, origins)?.is_tainted()
+        {
+            return Err(tainted_use(&c.name, "COUNT(...); use COUNT(*) to count events or COUNT(DISTINCT person) to count people"));
         }
         check_row_expr(a, schema, origins, "COUNT(...)")?;
         if let Some(c) = not_null(a, schema) {

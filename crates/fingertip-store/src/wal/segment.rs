@@ -67,7 +67,11 @@ pub fn decode_header(bytes: &[u8]) -> Option<Header> {
         return None;
     }
     let field = |at: usize| bytes[at..at + 8].try_into().ok().map(u64::from_le_bytes);
-    Some(Header { id: field(8)?, prev_valid_len: field(16)?, nonce: field(24)? })
+    Some(Header {
+        id: field(8)?,
+        prev_valid_len: field(16)?,
+        nonce: field(24)?,
+    })
 }
 
 /// A fresh random segment nonce (never 0, which marks segments older than nonces).
@@ -121,7 +125,11 @@ fn parse_at(bytes: &[u8], pos: usize) -> Option<Record> {
     }
     let seq = u64::from_le_bytes(body[..8].try_into().ok()?);
     let start = pos + FRAME_LEN + 8;
-    Some(Record { seq, payload: start..pos + FRAME_LEN + len, end: pos + FRAME_LEN + len })
+    Some(Record {
+        seq,
+        payload: start..pos + FRAME_LEN + len,
+        end: pos + FRAME_LEN + len,
+    })
 }
 
 /// Scans `bytes` (a whole segment), reading at most `valid_len` bytes.
@@ -138,7 +146,9 @@ pub fn scan(bytes: &[u8], valid_len: u64) -> SegmentScan {
         // what is readable and report the damage, so the segment is quarantined, not deleted.
         None => out.corrupt.push(0..HEADER_LEN),
     }
-    let end = usize::try_from(valid_len).unwrap_or(usize::MAX).min(bytes.len());
+    let end = usize::try_from(valid_len)
+        .unwrap_or(usize::MAX)
+        .min(bytes.len());
     let bytes = &bytes[..end];
     let mut pos = HEADER_LEN;
     let mut last_seq: Option<u64> = None;
@@ -166,9 +176,8 @@ pub fn scan(bytes: &[u8], valid_len: u64) -> SegmentScan {
 
 /// The first position after `from` where a valid record with a later sequence number starts.
 fn resync(bytes: &[u8], from: usize, last_seq: Option<u64>) -> Option<usize> {
-    (from..bytes.len().saturating_sub(FRAME_LEN + 8)).find(|&p| {
-        parse_at(bytes, p).is_some_and(|r| last_seq.is_none_or(|s| r.seq > s))
-    })
+    (from..bytes.len().saturating_sub(FRAME_LEN + 8))
+        .find(|&p| parse_at(bytes, p).is_some_and(|r| last_seq.is_none_or(|s| r.seq > s)))
 }
 
 #[cfg(test)]
@@ -176,7 +185,12 @@ mod tests {
     use super::*;
 
     fn segment(payloads: &[&[u8]]) -> Vec<u8> {
-        let mut out = encode_header(Header { id: 1, prev_valid_len: ALL_VALID, nonce: 7 }).to_vec();
+        let mut out = encode_header(Header {
+            id: 1,
+            prev_valid_len: ALL_VALID,
+            nonce: 7,
+        })
+        .to_vec();
         for (seq, p) in payloads.iter().enumerate() {
             frame(seq as u64, p, &mut out);
         }
@@ -209,7 +223,10 @@ mod tests {
         let mut bytes = segment(&[b"one"]);
         bytes.extend_from_slice(&[0u8; 4096]);
         let s = scan(&bytes, ALL_VALID);
-        assert_eq!((s.records.len(), s.torn_tail_bytes, s.corrupt.len()), (1, 4096, 0));
+        assert_eq!(
+            (s.records.len(), s.torn_tail_bytes, s.corrupt.len()),
+            (1, 4096, 0)
+        );
     }
 
     #[test]
@@ -240,6 +257,9 @@ mod tests {
         assert!(!s.headerless);
         assert_eq!(s.corrupt, vec![0..HEADER_LEN]);
         assert_eq!(s.records.len(), 2);
-        assert!(scan(&bytes[..HEADER_LEN], ALL_VALID).headerless, "a bare damaged header holds nothing");
+        assert!(
+            scan(&bytes[..HEADER_LEN], ALL_VALID).headerless,
+            "a bare damaged header holds nothing"
+        );
     }
 }

@@ -36,6 +36,9 @@ pub(crate) enum Command {
     Append(Append),
     /// Close the active segment if it holds records, so it can be compacted.
     Seal(oneshot::Sender<()>),
+    /// Can the WAL take a write? After a failure with no fresh segment, try to open one now:
+    /// readiness must not wait for a request that a load balancer will never send.
+    Probe(oneshot::Sender<bool>),
 }
 
 struct Active {
@@ -99,6 +102,9 @@ impl Writer {
                         appends.push(a);
                     }
                     Command::Seal(done) => seals.push(done),
+                    Command::Probe(done) => {
+                        let _ = done.send(self.probe());
+                    }
                 }
                 if bytes < self.max_group_bytes {
                     next = rx.try_recv().ok();
@@ -122,8 +128,16 @@ impl Writer {
         let mut payloads = Vec::with_capacity(group.len());
         for a in &group {
             let fresh = self.dedup.check_and_insert(a.day, &a.keys);
-            let dups: Vec<u32> = (0..fresh.len() as u32).filter(|i| !fresh[*i as usize]).collect();
-            let kept: Vec<u64> = a.keys.iter().zip(&fresh).filter(|(_, f)| **f).map(|(k, _)| *k).collect();
+            let dups: Vec<u32> = (0..fresh.len() as u32)
+                .filter(|i| !fresh[*i as usize])
+                .collect();
+            let kept: Vec<u64> = a
+                .keys
+                .iter()
+                .zip(&fresh)
+                .filter(|(_, f)| **f)
+                .map(|(k, _)| *k)
+                .collect();
             payloads.push(drop_events(&a.payload, &dups));
             inserted.push((a.day, kept, dups));
         }
@@ -132,20 +146,34 @@ impl Writer {
             Ok(()) => {
                 self.stats.wal_healthy.store(true, Relaxed);
                 let events: u64 = inserted.iter().map(|(_, k, _)| k.len() as u64).sum();
-                self.stats.records_appended.fetch_add(group.len() as u64, Relaxed);
+                self.stats
+                    .records_appended
+                    .fetch_add(group.len() as u64, Relaxed);
                 self.stats.events_appended.fetch_add(events, Relaxed);
             }
             Err(error) => {
                 self.stats.write_errors.fetch_add(1, Relaxed);
-                self.stats.wal_healthy.store(false, Relaxed);
+                // Healthy again only if a fresh segment could be opened after the failure.
+                self.stats.wal_healthy.store(self.active.is_some(), Relaxed);
                 tracing::error!(%error, "WAL write failed; the group is refused and the segment abandoned.");
-                inserted.iter().for_each(|(day, keys, _)| self.dedup.forget(*day, keys));
+                inserted
+                    .iter()
+                    .for_each(|(day, keys, _)| self.dedup.forget(*day, keys));
             }
         }
         for (a, (_, _, dups)) in group.into_iter().zip(inserted) {
-            let _ = a.done.send(result.as_ref().map(|_| dups).map_err(|_| StoreError::Unavailable));
+            let _ = a.done.send(
+                result
+                    .as_ref()
+                    .map(|_| dups)
+                    .map_err(|_| StoreError::Unavailable),
+            );
         }
-        if self.active.as_ref().is_some_and(|a| a.len >= self.max_segment_bytes) {
+        if self
+            .active
+            .as_ref()
+            .is_some_and(|a| a.len >= self.max_segment_bytes)
+        {
             self.seal();
         }
     }
@@ -162,13 +190,18 @@ impl Writer {
             active.next_seq += 1;
         }
         let started = Instant::now();
-        let written = active.file.write_all(&self.buf).and_then(|_| active.file.sync_data());
+        let written = active
+            .file
+            .write_all(&self.buf)
+            .and_then(|_| active.file.sync_data());
         self.stats.fsync_seconds.observe(started.elapsed());
         self.stats.fsyncs.fetch_add(1, Relaxed);
         match written {
             Ok(()) => {
                 active.len += self.buf.len() as u64;
-                self.stats.wal_bytes.fetch_add(self.buf.len() as u64, Relaxed);
+                self.stats
+                    .wal_bytes
+                    .fetch_add(self.buf.len() as u64, Relaxed);
                 Ok(())
             }
             Err(e) => {
@@ -176,6 +209,17 @@ impl Writer {
                 Err(e)
             }
         }
+    }
+
+    /// Whether the next write can go to a segment, opening one if the last attempt failed.
+    fn probe(&mut self) -> bool {
+        if self.active.is_none()
+            && !self.stats.wal_healthy.load(Relaxed)
+            && let Err(error) = self.open_segment()
+        {
+            tracing::debug!(%error, "The WAL still cannot open a segment.");
+        }
+        self.stats.wal_healthy.load(Relaxed)
     }
 
     /// Gives up the active segment after an error; its valid prefix is remembered.
@@ -192,9 +236,19 @@ impl Writer {
     fn open_segment(&mut self) -> io::Result<()> {
         let id = self.next_id;
         let path = segment::segment_path(&self.dir, id);
-        let mut file = OpenOptions::new().write(true).create_new(true).open(&path)?;
-        let header = segment::encode_header(segment::Header { id, prev_valid_len: self.pending_prev_valid, nonce: segment::new_nonce() });
-        let created = file.write_all(&header).and_then(|_| file.sync_all()).and_then(|_| sync_dir(&self.dir));
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
+        let header = segment::encode_header(segment::Header {
+            id,
+            prev_valid_len: self.pending_prev_valid,
+            nonce: segment::new_nonce(),
+        });
+        let created = file
+            .write_all(&header)
+            .and_then(|_| file.sync_all())
+            .and_then(|_| sync_dir(&self.dir));
         if let Err(e) = created {
             drop(file);
             let _ = std::fs::remove_file(&path);
@@ -202,6 +256,7 @@ impl Writer {
         }
         self.pending_prev_valid = ALL_VALID;
         self.next_id = id + 1;
+        self.stats.wal_healthy.store(true, Relaxed);
         self.stats.wal_bytes.fetch_add(header.len() as u64, Relaxed);
         self.active = Some(Active {
             id,
@@ -218,7 +273,12 @@ impl Writer {
     fn seal(&mut self) {
         if let Some(active) = self.active.take_if(|a| a.next_seq > 0) {
             self.sealed_below.store(active.id + 1, Relaxed);
-            tracing::debug!(segment = active.id, bytes = active.len, age_ms = crate::now_ms() - active.opened_ms, "Sealed a WAL segment.");
+            tracing::debug!(
+                segment = active.id,
+                bytes = active.len,
+                age_ms = crate::now_ms() - active.opened_ms,
+                "Sealed a WAL segment."
+            );
         }
     }
 }
