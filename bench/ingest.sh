@@ -27,7 +27,7 @@ one_run() {
     make_tokens "$data"
     start_server "$data" "$scpu"
     log "$name run $r: fingertip at $SERVER_URL (pid $SERVER_PID)"
-    loadgen "$ccpu" --target "$SERVER_URL" --tokens "$data/tokens.json" --connections "$CONNECTIONS" \
+    loadgen "$ccpu" --target "$SERVER_URL" --tokens "$data/bench-tokens.json" --connections "$CONNECTIONS" \
         --batch "$batch" --duration "$DURATION" --warmup "$WARMUP" --server-pid "$SERVER_PID" --metrics \
         --run-tag "$r" --label "fingertip $name b$batch run $r" --out "$OUT/$name-b$batch-fingertip-$r.json" "$@" > /dev/null
     local stop_s acked json_b
@@ -82,7 +82,7 @@ EOF
         make_tokens "$data"
         start_server "$data" "$SERVER_CORE"
         log "overload run $r: offering $rate events/s over $CONNECTIONS connections"
-        loadgen "$CLIENT_CORE" --target "$SERVER_URL" --tokens "$data/tokens.json" --connections "$CONNECTIONS" \
+        loadgen "$CLIENT_CORE" --target "$SERVER_URL" --tokens "$data/bench-tokens.json" --connections "$CONNECTIONS" \
             --batch 100 --duration "$DURATION" --warmup "$WARMUP" --rate "$rate" --server-pid "$SERVER_PID" --metrics \
             --run-tag "$r" --label "fingertip overload run $r" --out "$OUT/overload-b100-fingertip-$r.json" > /dev/null
         # Recovery: seconds after the load stops until compaction has caught up.

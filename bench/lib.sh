@@ -31,7 +31,7 @@ gate() {
     log "gate $1: $line"
 }
 
-# make_tokens DATA: one app token per simulated app, written to DATA/tokens.json.
+# make_tokens DATA: one app token per simulated app, written to DATA/bench-tokens.json.
 make_tokens() {
     local data=$1 sep="" app tok
     {
@@ -42,7 +42,7 @@ make_tokens() {
             sep=,
         done
         printf '}\n'
-    } > "$data/tokens.json"
+    } > "$data/bench-tokens.json"
 }
 
 # start_server DATA CPUSET: starts `fingertip serve` (taskset CPUSET unless "all"); sets

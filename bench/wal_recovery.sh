@@ -22,7 +22,7 @@ gate wal-build
 asleep start_server "$data" "$SERVER_CORE"
 acked=0 tag=1
 while (( $(du -sm "$data/wal" | cut -f1) < WAL_MB )); do
-    loadgen "$CLIENT_CORE" --target "$SERVER_URL" --tokens "$data/tokens.json" --connections 64 --batch 100 \
+    loadgen "$CLIENT_CORE" --target "$SERVER_URL" --tokens "$data/bench-tokens.json" --connections 64 --batch 100 \
         --duration 10 --warmup 0 --run-tag "$tag" --out "$WORK/wal-build-$tag.json" > /dev/null
     acked=$(( acked + $(jget "$WORK/wal-build-$tag.json" "d['events_acked_total']") ))
     tag=$((tag + 1))

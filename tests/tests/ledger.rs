@@ -410,7 +410,7 @@ fn killed_processes_never_lose_a_spend_whose_answer_was_seen() {
     );
     for who in &answered {
         assert!(
-            payers.iter().any(|p| *p == who),
+            payers.contains(&who),
             "{who} printed an answer but its spend is not in the ledger"
         );
     }

@@ -86,7 +86,8 @@ impl Runner {
         let epochs = fingertip_query::charged_epochs(&self.data_dir, self.scheme, range);
         let ctx = self.session(req, &epochs, range, tz).await?;
         check_person_stages(&ctx, &specs).await?;
-        let epsilon: f64 = specs.iter().map(|s| s.epsilon).sum();
+        // Rounded so that 0.4 + 8 × 0.2 is charged and reported as 2, not 1.9999999999999998.
+        let epsilon = (specs.iter().map(|s| s.epsilon).sum::<f64>() * 1e9).round() / 1e9;
         let delta = if self.domain.is_public() {
             0.0
         } else {

@@ -146,7 +146,8 @@ impl Engine {
         let requested = output::requested_ranges(&analyzed, &quantities, &request.bounds)?;
         let ranges = bounds::quantity_ranges(&quantities.list, &requested, self.catalog.max_duration_s())?;
         let grouped = !analyzed.aggregate.group_expr.is_empty();
-        let needs = estimate::Needs::of(grouped, &quantities.list, &request.bounds, &requested);
+        let by_unit = analyzed.group_domains == [Some(DomainColumn::OrgUnit)];
+        let needs = estimate::Needs::of(grouped, by_unit, &quantities.list, &request.bounds, &requested);
         let split = self.split(request.epsilon, needs.count(), quantities.list.len());
         let public = self.public_cells(&analyzed);
         let delta = if grouped && public.is_none() { delta } else { 0.0 };

@@ -5,7 +5,8 @@
 //! 1. the number of persons `n` (discrete Laplace), which sets the cost of a grid step;
 //! 2. `max_groups`: a private upper bound (report-noisy-max, see `fingertip_dp::upper_bound`) of
 //!    the number of groups per person — the smallest candidate past which the next step would
-//!    leave out fewer than max(0.5%·n, 1/ε) more persons;
+//!    leave out fewer than max(0.5%·n, 2/ε) more persons (a query grouped by `org_unit` alone
+//!    takes 1 without estimating: staff work in one org unit);
 //! 3. `max_rows`: likewise of a person's largest row count in a group;
 //! 4. a total's clamp `U`: likewise of a person's largest |total| in a group, on a geometric
 //!    grid derived from the value's catalog range.
@@ -33,7 +34,9 @@ pub struct Needs {
 }
 
 impl Needs {
-    pub fn of(grouped: bool, quantities: &[Quantity], req: &BoundsRequest, requested: &[Option<(f64, f64)>]) -> Self {
+    /// `one_group_per_person`: the query is grouped by `org_unit` alone, where a person belongs
+    /// to one group by construction of the data (staff work in one org unit).
+    pub fn of(grouped: bool, one_group_per_person: bool, quantities: &[Quantity], req: &BoundsRequest, requested: &[Option<(f64, f64)>]) -> Self {
         let counts_rows = quantities.iter().any(|q| matches!(q, Quantity::Rows { .. } | Quantity::Values { .. }));
         let totals = quantities
             .iter()
@@ -41,7 +44,8 @@ impl Needs {
             .filter(|(i, q)| matches!(q, Quantity::Total { .. }) && requested[*i].is_none())
             .map(|(i, _)| i)
             .collect();
-        Self { groups: grouped && req.max_groups.is_none(), rows: counts_rows && req.max_rows.is_none(), totals }
+        let groups = grouped && req.max_groups.is_none() && !one_group_per_person;
+        Self { groups, rows: counts_rows && req.max_rows.is_none(), totals }
     }
 
     /// Estimates to pay for, including the person count that calibrates them.
@@ -107,7 +111,7 @@ pub async fn resolve(run: &Run<'_>, person: &LogicalPlan, req: &BoundsRequest, r
     let groups: Vec<i64> = column_f64(&batches, "__groups").into_iter().map(|v| v as i64).collect();
     let n = laplace(noise, &[groups.len() as i64], 1, 1, eps)?.values[0];
     // A step up the grid must also be worth about one noise scale, or small budgets overshoot.
-    let step = ((n as f64 * STEP_SHARE).round() as i64).max((1.0 / eps).ceil() as i64).max(1);
+    let step = ((n as f64 * STEP_SHARE).round() as i64).max((2.0 / eps).ceil() as i64).max(1);
     if needs.groups {
         out.max_groups = upper_bound(noise, &groups, &bounds::group_candidates(MAX_GROUPS_CAP), step, eps)?.max(1) as u32;
         out.estimated.push("max_groups".into());
