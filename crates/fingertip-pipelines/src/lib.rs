@@ -16,7 +16,7 @@ mod people;
 mod report;
 mod runner;
 mod spec;
-mod udf;
+pub mod udf;
 pub mod weeks;
 
 use std::path::PathBuf;

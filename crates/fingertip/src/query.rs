@@ -105,10 +105,10 @@ pub fn budget(args: BudgetArgs) -> Result<i32> {
     let config = Config::load(&args.data.data, args.data.config.as_deref())?;
     let ledger = Ledger::open(&args.data.data, &config.budget)?;
     if let Some(total) = args.set_total {
-        if let Some(e) = &args.epoch {
-            if config.keys.epoch.parse(e).is_none() {
-                bail!("`{e}` is not a key epoch label (e.g. 2026Q4)");
-            }
+        if let Some(e) = &args.epoch
+            && config.keys.epoch.parse(e).is_none()
+        {
+            bail!("`{e}` is not a key epoch label (e.g. 2026Q4)");
         }
         ledger.set_total("events", args.epoch.as_deref(), total, args.set_delta_total)?;
     }
