@@ -29,7 +29,7 @@ if grep -n 'feature "test-util"' <<< "$tree"; then
 fi
 echo "ok: fingertip's normal dependencies enable no test-util feature"
 # Self-test of the pattern: the test crate does enable it, and the check must see that.
-"$CARGO" tree "${FLAGS[@]}" -p fingertip-tests -e normal,features --target all --prefix none | grep -q '^fingertip-dp feature "test-util"' \
+"$CARGO" tree "${FLAGS[@]}" -p fingertip-tests -e normal,dev,features --target all --prefix none | grep -q '^fingertip-dp feature "test-util"' \
     || fail "self-test: the pattern does not find fingertip-tests' test-util feature; the check above proves nothing"
 echo "ok: (self-test) the same pattern finds the feature where it is enabled (fingertip-tests)"
 
