@@ -31,7 +31,8 @@ one_run() {
         --batch "$batch" --duration "$DURATION" --warmup "$WARMUP" --server-pid "$SERVER_PID" --metrics \
         --run-tag "$r" --label "fingertip $name b$batch run $r" --out "$OUT/$name-b$batch-fingertip-$r.json" "$@" > /dev/null
     local stop_s acked json_b
-    stop_s=$(stop_server)
+    stop_server
+    stop_s=$STOP_S
     acked=$(jget "$OUT/$name-b$batch-fingertip-$r.json" "d['events_acked_total']")
     json_b=$(jget "$OUT/$name-b$batch-fingertip-$r.json" "round(d['mean_body_bytes'] / d['batch'], 1)")
     local rewrite=(--no-rewrite)
@@ -95,7 +96,8 @@ EOF
         local recovered
         recovered=$(echo "$EPOCHREALTIME - $t0" | bc)
         local stop_s acked
-        stop_s=$(stop_server)
+        stop_server
+        stop_s=$STOP_S
         acked=$(jget "$OUT/overload-b100-fingertip-$r.json" "d['events_acked_total']")
         python3 "$ROOT/bench/storage.py" --data "$data" --acked "$acked" --no-rewrite > "$OUT/overload-b100-storage-$r.json"
         echo "{\"compaction_caught_up_s\": $recovered, \"graceful_stop_s\": $stop_s}" > "$OUT/overload-b100-recovery-$r.json"

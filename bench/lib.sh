@@ -64,12 +64,13 @@ start_server() {
     return 1
 }
 
-# stop_server: SIGTERM (drain, seal, compact), wait; prints the seconds it took.
+# stop_server: SIGTERM (drain, seal, compact), wait; sets STOP_S to the seconds it took.
+# (Not in a $(...) subshell: only this shell can wait for its child.)
 stop_server() {
     local t0=$EPOCHREALTIME
     kill -TERM "$SERVER_PID"
     wait "$SERVER_PID" || true
-    echo "$EPOCHREALTIME - $t0" | bc
+    STOP_S=$(echo "$EPOCHREALTIME - $t0" | bc)
 }
 
 # start_peer CPUSET PORT: the FastAPI peer; sets PEER_PID and PEER_URL.

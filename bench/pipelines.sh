@@ -6,7 +6,9 @@
 #   bench/pipelines.sh run10m      # REPEATS x (cold, hot): fingertip pipeline run, dp_overhead, DuckDB
 #   bench/pipelines.sh run100m     # REPEATS_100M (1) x cold; peak RSS (must stay under 4 GiB) from /usr/bin/time
 #
-# THREADS (2) for both engines. The 4 weeks are 2026-W44..W47 (the simulation ends on Sunday
+# THREADS (2) for both engines; ENGINES to run a subset (default: fingertip dp_overhead duckdb
+# at 10M, fingertip duckdb at 100M). A result file that exists is not overwritten: the run is
+# skipped. The 4 weeks are 2026-W44..W47 (the simulation ends on Sunday
 # 2026-11-22, 23:59 in Asia/Shanghai). Results: $OUT/pipelines-*.json.
 source "$(dirname "$0")/lib.sh"
 THREADS=${THREADS:-2}
@@ -54,10 +56,13 @@ cold() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 # compare DIR TAG RUN MODE: the three engines on one lake, cold or hot.
 compare() {
     local dir=$1 tag=$2 r=$3 mode=$4
-    for engine in fingertip dp_overhead duckdb; do
+    local engines="fingertip dp_overhead duckdb"
+    [[ $tag == 100m ]] && engines="fingertip duckdb"
+    for engine in ${ENGINES:-$engines}; do
+        local f=$OUT/pipelines-$tag-$engine-$mode-$r.json
+        [[ -e $f ]] && { log "$f exists: skipped"; continue; }
         gate "pipelines-$tag-$engine-$mode-$r"
         [[ $mode == cold ]] && cold
-        local f=$OUT/pipelines-$tag-$engine-$mode-$r.json
         case $engine in
             fingertip) timed "$tag-$engine" "$FT" pipeline run --data "$dir" --out "$WORK/report-$tag" --from "$FROM" --to "$TO" > "$f" ;;
             dp_overhead) timed "$tag-$engine" "$BIN/dp_overhead" --data "$dir" --from "$FROM" --to "$TO" --threads "$THREADS" > "$f" ;;

@@ -5,19 +5,21 @@
 # finally one restart with compaction on, timed until every segment is in Parquet, and the
 # lake checked against the acknowledged count.
 #
-# bench/wal_recovery.sh   → $OUT/wal_recovery.json
+# bench/wal_recovery.sh   → $OUT/wal_recovery.json  (WAL_ONLY=1: stop after building the WAL)
 source "$(dirname "$0")/lib.sh"
 need
 WAL_MB=${WAL_MB:-1024}
 REPEATS=${REPEATS:-5}
 data=$WORK/wal-recovery
-rm -rf "$data" && mkdir -p "$data"
-make_tokens "$data"
 
 asleep() {
     FINGERTIP__STORE__COMPACTION_INTERVAL_MS=86400000 FINGERTIP__STORE__SEGMENT_MAX_AGE_MS=86400000 "$@"
 }
 
+# REUSE_WAL=1 keeps a WAL built by an earlier run of this script (its count is in acked.txt).
+if [[ -z ${REUSE_WAL:-} ]]; then
+rm -rf "$data" && mkdir -p "$data"
+make_tokens "$data"
 gate wal-build
 asleep start_server "$data" "$SERVER_CORE"
 acked=0 tag=1
@@ -29,6 +31,15 @@ while (( $(du -sm "$data/wal" | cut -f1) < WAL_MB )); do
 done
 kill -9 "$SERVER_PID"
 wait "$SERVER_PID" 2> /dev/null || true
+echo "$acked" > "$data/acked.txt"
+cp -a "$data/wal" "$WORK/wal-recovery-pristine"
+fi
+acked=$(cat "$data/acked.txt")
+if [[ -n ${REUSE_WAL:-} ]]; then
+    rm -rf "$data/wal" "$data/events" "$data/dedup"
+    cp -a "$WORK/wal-recovery-pristine" "$data/wal"
+fi
+[[ -n ${WAL_ONLY:-} ]] && exit 0
 wal_bytes=$(du -sb "$data/wal" | cut -f1)
 segments=$(ls "$data/wal"/*.wal | wc -l)
 log "WAL: $wal_bytes bytes in $segments segments, $acked events acknowledged"
@@ -62,7 +73,7 @@ start_server "$data" "$SERVER_CORE"
 t_listen=$(echo "$EPOCHREALTIME - $t0" | bc)
 while ls "$data/wal"/*.wal > /dev/null 2>&1 && (( $(ls "$data/wal"/*.wal | wc -l) > 1 )); do sleep 0.1; done
 t_compacted=$(echo "$EPOCHREALTIME - $t0" | bc)
-stop_server > /dev/null
+stop_server
 python3 "$ROOT/bench/storage.py" --data "$data" --acked "$acked" --no-rewrite > "$WORK/wal-lake.json"
 wal_per_event=$(echo "scale=2; $wal_bytes / $acked" | bc)
 python3 - "$wal_bytes" "$segments" "$acked" "$t_listen" "$t_compacted" "$wal_per_event" "$WORK/wal-lake.json" "${results[@]}" > "$OUT/wal_recovery.json" <<'EOF'

@@ -7,7 +7,9 @@ use std::path::Path;
 use fingertip_anonymize::{KeyStore, KeysConfig};
 use fingertip_model::Trigger;
 use fingertip_store::StoredEvent;
-use fingertip_store::lake::{date_of, partition_dir, to_record_batch, write_parquet_file, writer_properties};
+use fingertip_store::lake::{
+    date_of, partition_dir, to_record_batch, write_parquet_file, writer_properties,
+};
 
 /// One raw event of a fixture.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,7 +25,14 @@ pub struct Event {
 }
 
 impl Event {
-    pub fn new(person: &str, app: &str, unit: &str, event_type: &str, started_at_ms: i64, duration_s: f64) -> Self {
+    pub fn new(
+        person: &str,
+        app: &str,
+        unit: &str,
+        event_type: &str,
+        started_at_ms: i64,
+        duration_s: f64,
+    ) -> Self {
         Self {
             person_ref: person.into(),
             app_id: app.into(),
@@ -59,12 +68,16 @@ pub fn write_lake(data_dir: &Path, events: &[Event]) -> anyhow::Result<()> {
             duration_s: e.duration_s,
             data_elements: e.data_elements.clone(),
         };
-        parts.entry((date_of(e.started_at_ms), e.app_id.clone())).or_default().push(stored);
+        parts
+            .entry((date_of(e.started_at_ms), e.app_id.clone()))
+            .or_default()
+            .push(stored);
     }
     for (n, ((date, app), rows)) in parts.iter().enumerate() {
         let refs: Vec<&StoredEvent> = rows.iter().collect();
         let batch = to_record_batch(app, &refs)?;
-        let path = partition_dir(&data_dir.join("events"), date, app).join(format!("part-fixture-{n:06}.parquet"));
+        let path = partition_dir(&data_dir.join("events"), date, app)
+            .join(format!("part-fixture-{n:06}.parquet"));
         write_parquet_file(&path, &batch, writer_properties(3, 1 << 20))?;
     }
     Ok(())
@@ -84,7 +97,14 @@ pub fn golden_population() -> Vec<Event> {
         }
     }
     for w in 1..=12 {
-        out.push(Event::new(&format!("W{w:03}"), "attendance", "u1", "check_in", ms("2026-09-28T01:00:00Z"), 60.0));
+        out.push(Event::new(
+            &format!("W{w:03}"),
+            "attendance",
+            "u1",
+            "check_in",
+            ms("2026-09-28T01:00:00Z"),
+            60.0,
+        ));
     }
     out
 }
@@ -96,7 +116,14 @@ fn golden_worker(person: &str, unit: &str) -> Vec<Event> {
     for week in 0..2 {
         for d in 0..5 {
             let t = monday + (week * 7 + d) * day;
-            out.push(Event::new(person, "attendance", unit, "check_in", t + 3_600_000, 60.0));
+            out.push(Event::new(
+                person,
+                "attendance",
+                unit,
+                "check_in",
+                t + 3_600_000,
+                60.0,
+            ));
             let mut login = Event::new(person, "study", unit, "login", t + 4_000_000, 30.0);
             login.trigger = Trigger::Reminder;
             out.push(login);
@@ -104,11 +131,22 @@ fn golden_worker(person: &str, unit: &str) -> Vec<Event> {
         for (i, d) in [0, 2, 4].into_iter().enumerate() {
             let t = monday + (week * 7 + d) * day + 7_200_000;
             let mut form = Event::new(person, "survey", unit, "form_submit", t, 300.0);
-            form.trigger = if i == 0 { Trigger::Mandatory } else { Trigger::Voluntary };
+            form.trigger = if i == 0 {
+                Trigger::Mandatory
+            } else {
+                Trigger::Voluntary
+            };
             form.data_elements = vec!["hh.size".into(), "hh.income".into()];
             out.push(form);
         }
-        let mut demand = Event::new(person, "messenger", unit, "group_demand", monday + (week * 7 + 1) * day + 13 * 3_600_000, 120.0);
+        let mut demand = Event::new(
+            person,
+            "messenger",
+            unit,
+            "group_demand",
+            monday + (week * 7 + 1) * day + 13 * 3_600_000,
+            120.0,
+        );
         demand.trigger = Trigger::Mandatory;
         out.push(demand);
     }
@@ -116,4 +154,5 @@ fn golden_worker(person: &str, unit: &str) -> Vec<Event> {
 }
 
 /// The org-unit dimension table of the golden tests (`<data>/dimensions/org_units.csv`).
-pub const GOLDEN_ORG_UNITS: &str = "code,county,level\nu1,c1,township\nu2,c1,township\nu3,c2,township\n";
+pub const GOLDEN_ORG_UNITS: &str =
+    "code,county,level\nu1,c1,township\nu2,c1,township\nu3,c2,township\n";

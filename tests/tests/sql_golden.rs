@@ -25,21 +25,42 @@ use serde_json::Value;
 
 #[derive(Debug)]
 enum Block {
-    Query { header: String, sql: String, expected: Vec<String> },
-    Refused { code: String, sql: String },
+    Query {
+        header: String,
+        sql: String,
+        expected: Vec<String>,
+    },
+    Refused {
+        code: String,
+        sql: String,
+    },
 }
 
 fn parse(text: &str) -> Vec<Block> {
     let mut blocks = Vec::new();
     for chunk in text.split("\n\n") {
         let lines: Vec<&str> = chunk.lines().filter(|l| !l.starts_with('#')).collect();
-        let Some((head, rest)) = lines.split_first() else { continue };
+        let Some((head, rest)) = lines.split_first() else {
+            continue;
+        };
         if let Some(code) = head.strip_prefix("refused ") {
-            blocks.push(Block::Refused { code: code.trim().into(), sql: rest.join("\n") });
+            blocks.push(Block::Refused {
+                code: code.trim().into(),
+                sql: rest.join("\n"),
+            });
         } else if head.starts_with("query") {
             let split = rest.iter().position(|l| *l == "----").unwrap_or(rest.len());
-            let expected = rest.get(split + 1..).unwrap_or_default().iter().map(|s| s.to_string()).collect();
-            blocks.push(Block::Query { header: head.to_string(), sql: rest[..split].join("\n"), expected });
+            let expected = rest
+                .get(split + 1..)
+                .unwrap_or_default()
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            blocks.push(Block::Query {
+                header: head.to_string(),
+                sql: rest[..split].join("\n"),
+                expected,
+            });
         } else {
             panic!("unknown block starting with {head:?}");
         }
@@ -48,7 +69,12 @@ fn parse(text: &str) -> Vec<Block> {
 }
 
 fn request(header: &str, sql: &str) -> QueryRequest {
-    let mut req = QueryRequest { sql: sql.into(), epsilon: 1.0, delta: None, bounds: BoundsRequest::default() };
+    let mut req = QueryRequest {
+        sql: sql.into(),
+        epsilon: 1.0,
+        delta: None,
+        bounds: BoundsRequest::default(),
+    };
     for option in header.split_whitespace().skip(1) {
         let (k, v) = option.split_once('=').expect("option=value");
         match k {
@@ -86,10 +112,21 @@ fn render(answer: &Answer, ledger: &Ledger) -> Vec<String> {
     let names: Vec<&str> = answer.columns.iter().map(|c| c.name.as_str()).collect();
     let mut out = vec![names.join(" | ")];
     for row in &answer.rows {
-        out.push(names.iter().map(|n| cell(&row[*n])).collect::<Vec<_>>().join(" | "));
+        out.push(
+            names
+                .iter()
+                .map(|n| cell(&row[*n]))
+                .collect::<Vec<_>>()
+                .join(" | "),
+        );
     }
     let spend = ledger.spends().unwrap().pop().expect("a spend");
-    out.push(format!("ledger epsilon={} delta={} epochs={}", spend.epsilon, spend.delta, spend.epochs.join(",")));
+    out.push(format!(
+        "ledger epsilon={} delta={} epochs={}",
+        spend.epsilon,
+        spend.delta,
+        spend.epochs.join(",")
+    ));
     out
 }
 
@@ -97,8 +134,22 @@ async fn engine(dir: &Path) -> Engine {
     write_lake(dir, &golden_population()).unwrap();
     std::fs::create_dir_all(dir.join("dimensions")).unwrap();
     std::fs::write(dir.join("dimensions/org_units.csv"), GOLDEN_ORG_UNITS).unwrap();
-    let ledger = Ledger::open(dir, &BudgetConfig { epsilon_total: 1000.0, delta_total: 0.5 }).unwrap();
-    Engine::new(dir, Default::default(), QueryConfig::default(), ledger, Default::default()).without_noise()
+    let ledger = Ledger::open(
+        dir,
+        &BudgetConfig {
+            epsilon_total: 1000.0,
+            delta_total: 0.5,
+        },
+    )
+    .unwrap();
+    Engine::new(
+        dir,
+        Default::default(),
+        QueryConfig::default(),
+        ledger,
+        Default::default(),
+    )
+    .without_noise()
 }
 
 async fn run_file(path: &Path, complete: bool) -> Vec<String> {
@@ -109,35 +160,58 @@ async fn run_file(path: &Path, complete: bool) -> Vec<String> {
     let mut rewritten = Vec::new();
     for block in parse(&text) {
         match block {
-            Block::Query { header, sql, expected } => {
+            Block::Query {
+                header,
+                sql,
+                expected,
+            } => {
                 let actual = match engine.run("golden", &request(&header, &sql)).await {
                     Ok(answer) => render(&answer, engine.ledger()),
                     Err(e) => vec![format!("error {}: {e}", e.code())],
                 };
                 if actual != expected {
-                    failures.push(format!("{}:\n{sql}\nexpected:\n{}\nactual:\n{}", path.display(), expected.join("\n"), actual.join("\n")));
+                    failures.push(format!(
+                        "{}:\n{sql}\nexpected:\n{}\nactual:\n{}",
+                        path.display(),
+                        expected.join("\n"),
+                        actual.join("\n")
+                    ));
                 }
                 rewritten.push(format!("{header}\n{sql}\n----\n{}", actual.join("\n")));
             }
             Block::Refused { code, sql } => {
                 let before = engine.ledger().spends().unwrap().len();
-                let req = QueryRequest { sql: sql.clone(), epsilon: 1.0, ..Default::default() };
+                let req = QueryRequest {
+                    sql: sql.clone(),
+                    epsilon: 1.0,
+                    ..Default::default()
+                };
                 let got = match engine.run("golden", &req).await {
                     Ok(_) => "accepted".to_string(),
                     Err(e) => e.code().to_string(),
                 };
                 if got != code {
-                    failures.push(format!("{}: expected refusal {code}, got {got}:\n{sql}", path.display()));
+                    failures.push(format!(
+                        "{}: expected refusal {code}, got {got}:\n{sql}",
+                        path.display()
+                    ));
                 }
                 if engine.ledger().spends().unwrap().len() != before {
-                    failures.push(format!("{}: a refused query spent budget:\n{sql}", path.display()));
+                    failures.push(format!(
+                        "{}: a refused query spent budget:\n{sql}",
+                        path.display()
+                    ));
                 }
                 rewritten.push(format!("refused {code}\n{sql}"));
             }
         }
     }
     if complete {
-        let comments: String = text.lines().take_while(|l| l.starts_with('#')).map(|l| format!("{l}\n")).collect();
+        let comments: String = text
+            .lines()
+            .take_while(|l| l.starts_with('#'))
+            .map(|l| format!("{l}\n"))
+            .collect();
         std::fs::write(path, format!("{comments}{}\n", rewritten.join("\n\n"))).unwrap();
     }
     failures
@@ -147,15 +221,27 @@ async fn run_file(path: &Path, complete: bool) -> Vec<String> {
 async fn sql_golden_files() {
     let complete = std::env::var("FINGERTIP_SLT_COMPLETE").is_ok_and(|v| v == "1");
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sql");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "slt")).collect();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "slt"))
+        .collect();
     files.sort();
     assert!(!files.is_empty());
     let mut failures = Vec::new();
     let mut refusals = 0;
     for f in &files {
-        refusals += std::fs::read_to_string(f).unwrap().matches("\nrefused ").count();
+        refusals += std::fs::read_to_string(f)
+            .unwrap()
+            .matches("\nrefused ")
+            .count();
         failures.extend(run_file(f, complete).await);
     }
     assert!(refusals >= 40, "only {refusals} adversarial queries");
-    assert!(failures.is_empty(), "{} golden failure(s):\n\n{}", failures.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} golden failure(s):\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
 }

@@ -36,7 +36,11 @@ impl EpochScheme {
         };
         let start = month_start(year, first);
         let end = add_months(year, first, months);
-        KeyEpoch { label, start_ms: start, end_ms: end }
+        KeyEpoch {
+            label,
+            start_ms: start,
+            end_ms: end,
+        }
     }
 
     /// Parses a label made by [`EpochScheme::epoch_of`] back into its epoch.
@@ -45,7 +49,9 @@ impl EpochScheme {
         let year: i32 = year.parse().ok()?;
         let (first, months) = match (self, rest.as_bytes()) {
             (Self::Quarter, [b'Q', q @ b'1'..=b'4']) => (u32::from(q - b'0') * 3 - 2, 3),
-            (Self::Month, [b'M', ..]) => (rest[1..].parse().ok().filter(|m| (1..=12).contains(m))?, 1),
+            (Self::Month, [b'M', ..]) => {
+                (rest[1..].parse().ok().filter(|m| (1..=12).contains(m))?, 1)
+            }
             _ => return None,
         };
         let epoch = self.epoch_of(month_start(year, first));
@@ -55,7 +61,8 @@ impl EpochScheme {
 
 fn month_start(year: i32, month: u32) -> i64 {
     let date = NaiveDate::from_ymd_opt(year, month, 1).unwrap_or_default();
-    Utc.from_utc_datetime(&date.and_hms_opt(0, 0, 0).unwrap_or_default()).timestamp_millis()
+    Utc.from_utc_datetime(&date.and_hms_opt(0, 0, 0).unwrap_or_default())
+        .timestamp_millis()
 }
 
 fn add_months(year: i32, month: u32, n: u32) -> i64 {

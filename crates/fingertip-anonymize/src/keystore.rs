@@ -32,7 +32,10 @@ pub struct KeysConfig {
 
 impl Default for KeysConfig {
     fn default() -> Self {
-        Self { epoch: EpochScheme::Quarter, grace_days: 45 }
+        Self {
+            epoch: EpochScheme::Quarter,
+            grace_days: 45,
+        }
     }
 }
 
@@ -81,20 +84,34 @@ pub struct KeyStore {
 
 impl std::fmt::Debug for KeyStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyStore").field("dir", &self.dir).finish_non_exhaustive()
+        f.debug_struct("KeyStore")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
     }
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> KeyError + '_ {
-    move |source| KeyError::Io { path: path.to_path_buf(), source }
+    move |source| KeyError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 impl KeyStore {
     /// Opens (creating if needed, mode 0700) the key directory `<data>/keys`.
     pub fn open(data_dir: &Path, config: KeysConfig) -> Result<Self, KeyError> {
         let dir = data_dir.join("keys");
-        fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir).map_err(io_err(&dir))?;
-        Ok(Self { dir, config, keyed: RwLock::new(HashMap::new()), create_lock: std::sync::Mutex::new(()) })
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(io_err(&dir))?;
+        Ok(Self {
+            dir,
+            config,
+            keyed: RwLock::new(HashMap::new()),
+            create_lock: std::sync::Mutex::new(()),
+        })
     }
 
     pub fn scheme(&self) -> EpochScheme {
@@ -168,8 +185,16 @@ impl KeyStore {
         getrandom::fill(&mut key).map_err(io::Error::other)?;
         let mut nonce = [0u8; 8];
         getrandom::fill(&mut nonce).map_err(io::Error::other)?;
-        let tmp = path.with_extension(format!("tmp{}-{}", std::process::id(), u64::from_le_bytes(nonce)));
-        let mut file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+        let tmp = path.with_extension(format!(
+            "tmp{}-{}",
+            std::process::id(),
+            u64::from_le_bytes(nonce)
+        ));
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
         file.write_all(&key)?;
         file.sync_all()?;
         drop(file);
@@ -193,14 +218,20 @@ impl KeyStore {
                 Some((e, "destroyed")) => (e, true),
                 _ => continue,
             };
-            let Some(parsed) = self.config.epoch.parse(epoch) else { continue };
+            let Some(parsed) = self.config.epoch.parse(epoch) else {
+                continue;
+            };
             let destroy_after_ms = parsed.end_ms + i64::from(self.config.grace_days) * MS_PER_DAY;
             let state = match (destroyed, now_ms >= destroy_after_ms) {
                 (true, _) => KeyState::Destroyed,
                 (false, true) => KeyState::Expired,
                 (false, false) => KeyState::Active,
             };
-            out.push(KeyInfo { epoch: epoch.to_string(), state, destroy_after_ms });
+            out.push(KeyInfo {
+                epoch: epoch.to_string(),
+                state,
+                destroy_after_ms,
+            });
         }
         out.sort_by_key(|k| (k.destroy_after_ms, k.state == KeyState::Destroyed));
         out.dedup_by(|later, earlier| later.epoch == earlier.epoch);
@@ -218,14 +249,23 @@ impl KeyStore {
         file.sync_all().map_err(io_err(&tomb))?;
         let path = self.key_path(epoch);
         if path.exists() {
-            let mut file = OpenOptions::new().write(true).open(&path).map_err(io_err(&path))?;
+            let mut file = OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .map_err(io_err(&path))?;
             file.write_all(&[0u8; KEY_BYTES]).map_err(io_err(&path))?;
             file.sync_all().map_err(io_err(&path))?;
             fs::remove_file(&path).map_err(io_err(&path))?;
         }
         sync_dir(&self.dir).map_err(io_err(&self.dir))?;
-        self.keyed.write().unwrap_or_else(|e| e.into_inner()).remove(epoch);
-        tracing::warn!(epoch, "Destroyed an epoch key; its pseudonyms can no longer be linked.");
+        self.keyed
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(epoch);
+        tracing::warn!(
+            epoch,
+            "Destroyed an epoch key; its pseudonyms can no longer be linked."
+        );
         Ok(())
     }
 
@@ -246,8 +286,12 @@ impl KeyStore {
 
 fn read_key(path: &Path) -> Result<[u8; KEY_BYTES], KeyError> {
     let mut bytes = Vec::with_capacity(KEY_BYTES);
-    File::open(path).and_then(|mut f| f.read_to_end(&mut bytes)).map_err(io_err(path))?;
-    bytes.try_into().map_err(|_| KeyError::Damaged { path: path.to_path_buf() })
+    File::open(path)
+        .and_then(|mut f| f.read_to_end(&mut bytes))
+        .map_err(io_err(path))?;
+    bytes.try_into().map_err(|_| KeyError::Damaged {
+        path: path.to_path_buf(),
+    })
 }
 
 /// Makes a directory's entries durable.
@@ -272,7 +316,10 @@ mod tests {
         assert_ne!(a, store.pseudonym("2026Q3", "EMP-1").unwrap());
         let reopened = KeyStore::open(dir.path(), KeysConfig::default()).unwrap();
         assert_eq!(a, reopened.pseudonym("2026Q4", "EMP-1").unwrap());
-        let mode = fs::metadata(dir.path().join("keys/2026Q4.key")).unwrap().permissions().mode();
+        let mode = fs::metadata(dir.path().join("keys/2026Q4.key"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 
@@ -282,11 +329,25 @@ mod tests {
         let store = KeyStore::open(dir.path(), KeysConfig::default()).unwrap();
         store.pseudonym("2026Q2", "EMP-1").unwrap();
         store.pseudonym("2026Q4", "EMP-1").unwrap();
-        assert_eq!(store.destroy_expired(NOV_2026).unwrap(), vec!["2026Q2".to_string()]);
+        assert_eq!(
+            store.destroy_expired(NOV_2026).unwrap(),
+            vec!["2026Q2".to_string()]
+        );
         assert!(!dir.path().join("keys/2026Q2.key").exists());
-        assert!(matches!(store.pseudonym("2026Q2", "EMP-1"), Err(KeyError::Destroyed(_))));
-        let states: Vec<_> = store.list(NOV_2026).unwrap().into_iter().map(|k| k.state).collect();
+        assert!(matches!(
+            store.pseudonym("2026Q2", "EMP-1"),
+            Err(KeyError::Destroyed(_))
+        ));
+        let states: Vec<_> = store
+            .list(NOV_2026)
+            .unwrap()
+            .into_iter()
+            .map(|k| k.state)
+            .collect();
         assert_eq!(states, vec![KeyState::Destroyed, KeyState::Active]);
-        assert!(matches!(store.pseudonym("../etc", "x"), Err(KeyError::UnknownEpoch(_))));
+        assert!(matches!(
+            store.pseudonym("../etc", "x"),
+            Err(KeyError::UnknownEpoch(_))
+        ));
     }
 }

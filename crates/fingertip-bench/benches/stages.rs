@@ -21,13 +21,27 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("stages");
     g.throughput(Throughput::Elements(n));
     g.sample_size(20);
-    g.bench_function("parse", |b| b.iter(|| stages::parse(black_box(&f.rendered))));
-    g.bench_function("validate", |b| b.iter(|| stages::validate(&f.validator, black_box(&parsed), f.now_ms)));
-    g.bench_function("anonymize", |b| b.iter(|| stages::anonymize(&f.keys, black_box(&valid))));
-    g.bench_function("wal_encode", |b| b.iter(|| stages::wal_encode(&apps, black_box(&valid), &anon, f.now_ms)));
-    g.bench_function("wal_decode", |b| b.iter(|| stages::wal_decode(black_box(&payloads))));
-    g.bench_function("arrow_build", |b| b.iter(|| stages::arrow_build(black_box(&decoded))));
-    g.bench_function("parquet_encode", |b| b.iter(|| stages::parquet_encode(black_box(&batches), 3)));
+    g.bench_function("parse", |b| {
+        b.iter(|| stages::parse(black_box(&f.rendered)))
+    });
+    g.bench_function("validate", |b| {
+        b.iter(|| stages::validate(&f.validator, black_box(&parsed), f.now_ms))
+    });
+    g.bench_function("anonymize", |b| {
+        b.iter(|| stages::anonymize(&f.keys, black_box(&valid)))
+    });
+    g.bench_function("wal_encode", |b| {
+        b.iter(|| stages::wal_encode(&apps, black_box(&valid), &anon, f.now_ms))
+    });
+    g.bench_function("wal_decode", |b| {
+        b.iter(|| stages::wal_decode(black_box(&payloads)))
+    });
+    g.bench_function("arrow_build", |b| {
+        b.iter(|| stages::arrow_build(black_box(&decoded)))
+    });
+    g.bench_function("parquet_encode", |b| {
+        b.iter(|| stages::parquet_encode(black_box(&batches), 3))
+    });
     g.finish();
 }
 

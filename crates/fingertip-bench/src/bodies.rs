@@ -48,7 +48,11 @@ pub struct IdSource {
 impl IdSource {
     /// `connection` must be below 4096 and unique within the run.
     pub fn new(run: u16, connection: u16) -> Self {
-        Self { run, connection: connection & 0x0fff, seq: 0 }
+        Self {
+            run,
+            connection: connection & 0x0fff,
+            seq: 0,
+        }
     }
 
     /// Fills `slot` (`RRRR-CCCSSSSSSSSS`, 17 bytes) with the next id suffix.
@@ -102,13 +106,22 @@ pub fn simulate_bodies(options: &BodyOptions) -> Vec<Template> {
             e.started_at_ms = options.now_ms - 60_000 - age;
         }
         let (body, offsets) = open.entry(e.app_id.clone()).or_default();
-        body.push_str(if offsets.is_empty() { "{\"events\":[" } else { "," });
+        body.push_str(if offsets.is_empty() {
+            "{\"events\":["
+        } else {
+            ","
+        });
         offsets.push(body.len() + "{\"event_id\":\"".len());
         encode_event(&e, body);
         if offsets.len() == batch {
-            let (mut body, offsets) = std::mem::take(&mut *open.entry(e.app_id.clone()).or_default());
+            let (mut body, offsets) =
+                std::mem::take(&mut *open.entry(e.app_id.clone()).or_default());
             body.push_str("]}");
-            out.push(Template { app_id: e.app_id.clone(), json: body.into_bytes(), id_offsets: offsets });
+            out.push(Template {
+                app_id: e.app_id.clone(),
+                json: body.into_bytes(),
+                id_offsets: offsets,
+            });
         }
     }
     out
@@ -145,7 +158,8 @@ mod tests {
                 assert!(id.contains("-beef-003"), "{id}");
                 assert!(seen.insert(id.to_string()));
                 assert_eq!(e["app_id"].as_str().unwrap(), &*t.app_id);
-                let at = fingertip_model::parse_rfc3339_ms(e["started_at"].as_str().unwrap()).unwrap();
+                let at =
+                    fingertip_model::parse_rfc3339_ms(e["started_at"].as_str().unwrap()).unwrap();
                 assert!(at <= options.now_ms - 60_000 && at > options.now_ms - 3_700_000);
             }
         }

@@ -15,7 +15,12 @@ pub struct Histogram {
 
 impl Default for Histogram {
     fn default() -> Self {
-        Self { counts: vec![0; 64 * SUB as usize], total: 0, sum_us: 0, max_us: 0 }
+        Self {
+            counts: vec![0; 64 * SUB as usize],
+            total: 0,
+            sum_us: 0,
+            max_us: 0,
+        }
     }
 }
 
@@ -30,7 +35,11 @@ fn index(us: u64) -> usize {
 
 fn lower_bound(i: usize) -> u64 {
     let (block, sub) = (i as u64 / SUB, i as u64 % SUB);
-    if block == 0 { sub } else { (SUB + sub) << (block - 1) }
+    if block == 0 {
+        sub
+    } else {
+        (SUB + sub) << (block - 1)
+    }
 }
 
 impl Histogram {
@@ -43,7 +52,10 @@ impl Histogram {
     }
 
     pub fn merge(&mut self, other: &Histogram) {
-        self.counts.iter_mut().zip(&other.counts).for_each(|(a, b)| *a += b);
+        self.counts
+            .iter_mut()
+            .zip(&other.counts)
+            .for_each(|(a, b)| *a += b);
         self.total += other.total;
         self.sum_us += other.sum_us;
         self.max_us = self.max_us.max(other.max_us);
@@ -54,7 +66,11 @@ impl Histogram {
     }
 
     pub fn mean_ms(&self) -> f64 {
-        if self.total == 0 { 0.0 } else { self.sum_us as f64 / self.total as f64 / 1000.0 }
+        if self.total == 0 {
+            0.0
+        } else {
+            self.sum_us as f64 / self.total as f64 / 1000.0
+        }
     }
 
     pub fn max_ms(&self) -> f64 {

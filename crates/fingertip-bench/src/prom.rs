@@ -11,7 +11,9 @@ pub fn value(text: &str, name: &str) -> Option<f64> {
 /// The value of `name{label="value"}`.
 pub fn labelled(text: &str, name: &str, label: &str, label_value: &str) -> Option<f64> {
     let key = format!("{name}{{{label}=\"{label_value}\"}} ");
-    text.lines().find_map(|l| l.strip_prefix(key.as_str())).and_then(|v| v.trim().parse().ok())
+    text.lines()
+        .find_map(|l| l.strip_prefix(key.as_str()))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 #[cfg(test)]

@@ -21,7 +21,9 @@ use anyhow::{Context, Result};
 use arrow_array::RecordBatch;
 use fingertip_anonymize::{KeyStore, KeysConfig, Pseudonym};
 use fingertip_ingest::{BodyFormat, parse_events};
-use fingertip_model::{Catalog, IncomingEvent, OrgUnitPolicy, ValidEvent, ValidationConfig, Validator};
+use fingertip_model::{
+    Catalog, IncomingEvent, OrgUnitPolicy, ValidEvent, ValidationConfig, Validator,
+};
 use fingertip_sim::Distribution;
 use fingertip_store::record::{self, StoredBatch};
 use fingertip_store::{EventRef, RecordBuilder, StoredEvent};
@@ -64,10 +66,23 @@ impl Fixture {
                 out
             })
             .collect();
-        let key_dir = std::env::temp_dir().join(format!("fingertip-bench-keys-{}", std::process::id()));
-        let keys = KeyStore::open(&key_dir, KeysConfig::default()).context("opening the bench key store")?;
-        let validator = Validator::new(Catalog::embedded(), OrgUnitPolicy::default(), ValidationConfig::default());
-        Ok(Self { bodies, rendered, validator, keys, now_ms, key_dir })
+        let key_dir =
+            std::env::temp_dir().join(format!("fingertip-bench-keys-{}", std::process::id()));
+        let keys = KeyStore::open(&key_dir, KeysConfig::default())
+            .context("opening the bench key store")?;
+        let validator = Validator::new(
+            Catalog::embedded(),
+            OrgUnitPolicy::default(),
+            ValidationConfig::default(),
+        );
+        Ok(Self {
+            bodies,
+            rendered,
+            validator,
+            keys,
+            now_ms,
+            key_dir,
+        })
     }
 
     pub fn events(&self) -> usize {
@@ -87,12 +102,27 @@ impl Drop for Fixture {
 
 /// Parses every body.
 pub fn parse(bodies: &[Vec<u8>]) -> Vec<Vec<IncomingEvent<'_>>> {
-    bodies.iter().map(|b| parse_events(b, BodyFormat::Json).unwrap_or_default()).collect()
+    bodies
+        .iter()
+        .map(|b| parse_events(b, BodyFormat::Json).unwrap_or_default())
+        .collect()
 }
 
 /// Validates every parsed event; rejected ones are left out.
-pub fn validate<'a>(validator: &Validator, parsed: &'a [Vec<IncomingEvent<'_>>], now_ms: i64) -> Vec<Vec<ValidEvent<'a>>> {
-    parsed.iter().map(|events| events.iter().filter_map(|e| validator.validate(e, now_ms).ok()).collect()).collect()
+pub fn validate<'a>(
+    validator: &Validator,
+    parsed: &'a [Vec<IncomingEvent<'_>>],
+    now_ms: i64,
+) -> Vec<Vec<ValidEvent<'a>>> {
+    parsed
+        .iter()
+        .map(|events| {
+            events
+                .iter()
+                .filter_map(|e| validator.validate(e, now_ms).ok())
+                .collect()
+        })
+        .collect()
 }
 
 /// One event's pseudonym and epoch label.
@@ -110,7 +140,9 @@ pub fn anonymize(keys: &KeyStore, valid: &[Vec<ValidEvent<'_>>]) -> Vec<Vec<Anon
                     if !(epoch.start_ms..epoch.end_ms).contains(&v.started_at_ms) {
                         epoch = keys.epoch_of(v.started_at_ms);
                     }
-                    keys.pseudonym(&epoch.label, v.person_ref).ok().map(|p| (p, epoch.label.clone()))
+                    keys.pseudonym(&epoch.label, v.person_ref)
+                        .ok()
+                        .map(|p| (p, epoch.label.clone()))
                 })
                 .collect()
         })
@@ -118,7 +150,12 @@ pub fn anonymize(keys: &KeyStore, valid: &[Vec<ValidEvent<'_>>]) -> Vec<Vec<Anon
 }
 
 /// Encodes each request's events as its WAL record payload.
-pub fn wal_encode(app_ids: &[&str], valid: &[Vec<ValidEvent<'_>>], anonymized: &[Vec<Anonymized>], received_at_ms: i64) -> Vec<Vec<u8>> {
+pub fn wal_encode(
+    app_ids: &[&str],
+    valid: &[Vec<ValidEvent<'_>>],
+    anonymized: &[Vec<Anonymized>],
+    received_at_ms: i64,
+) -> Vec<Vec<u8>> {
     let mut out = Vec::with_capacity(valid.len());
     for ((app, events), persons) in app_ids.iter().zip(valid).zip(anonymized) {
         let mut builder = RecordBuilder::new(app, received_at_ms, events.len());
@@ -142,7 +179,10 @@ pub fn wal_encode(app_ids: &[&str], valid: &[Vec<ValidEvent<'_>>], anonymized: &
 
 /// Decodes WAL payloads, as compaction reads a segment back.
 pub fn wal_decode(payloads: &[Vec<u8>]) -> Vec<StoredBatch> {
-    payloads.iter().filter_map(|p| record::decode(p).ok()).collect()
+    payloads
+        .iter()
+        .filter_map(|p| record::decode(p).ok())
+        .collect()
 }
 
 /// Groups events by app, sorts each group in the compactor's order and builds its batch.
@@ -155,7 +195,12 @@ pub fn arrow_build(batches: &[StoredBatch]) -> Vec<RecordBatch> {
         .into_iter()
         .filter_map(|(app, mut rows)| {
             rows.sort_by(|a, b| {
-                (&a.org_unit, a.person, a.started_at_ms, a.event_id).cmp(&(&b.org_unit, b.person, b.started_at_ms, b.event_id))
+                (&a.org_unit, a.person, a.started_at_ms, a.event_id).cmp(&(
+                    &b.org_unit,
+                    b.person,
+                    b.started_at_ms,
+                    b.event_id,
+                ))
             });
             fingertip_store::lake::to_record_batch(app, &rows).ok()
         })
@@ -169,7 +214,9 @@ pub fn parquet_encode(batches: &[RecordBatch], zstd_level: i32) -> usize {
         .iter()
         .filter_map(|batch| {
             let props = fingertip_store::lake::writer_properties(zstd_level, 1 << 20);
-            let mut writer = ArrowWriter::try_new(Vec::with_capacity(1 << 20), batch.schema(), Some(props)).ok()?;
+            let mut writer =
+                ArrowWriter::try_new(Vec::with_capacity(1 << 20), batch.schema(), Some(props))
+                    .ok()?;
             writer.write(batch).ok()?;
             writer.into_inner().ok().map(|v| v.len())
         })
@@ -187,7 +234,11 @@ mod tests {
         assert_eq!(n, 1_000);
         let parsed = parse(&f.rendered);
         let valid = validate(&f.validator, &parsed, f.now_ms);
-        assert_eq!(valid.iter().map(Vec::len).sum::<usize>(), n, "every simulated event is valid");
+        assert_eq!(
+            valid.iter().map(Vec::len).sum::<usize>(),
+            n,
+            "every simulated event is valid"
+        );
         let anon = anonymize(&f.keys, &valid);
         let payloads = wal_encode(&f.app_ids(), &valid, &anon, f.now_ms);
         let decoded = wal_decode(&payloads);

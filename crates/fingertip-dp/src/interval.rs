@@ -26,7 +26,9 @@ pub fn ci_half_width(scale: f64, alpha: f64) -> u64 {
         return 0;
     }
     // Smallest t with P[|Z| ≥ t] ≤ alpha; then h = t - 1.
-    let guess = (scale * (2.0 / (alpha * (1.0 + (-1.0 / scale).exp()))).ln()).ceil().max(1.0) as u64;
+    let guess = (scale * (2.0 / (alpha * (1.0 + (-1.0 / scale).exp()))).ln())
+        .ceil()
+        .max(1.0) as u64;
     let mut t = guess.saturating_sub(2).max(1);
     while discrete_laplace_tail(scale, t) > alpha {
         t += 1;
@@ -51,6 +53,9 @@ mod tests {
         assert!((h / 1000.0 - 20f64.ln()).abs() < 0.01, "{h}");
         // Agrees with OpenDP's own accuracy bound.
         let a = opendp::accuracy::discrete_laplacian_scale_to_accuracy(10.0f64, 0.05).unwrap();
-        assert!((a - (ci95_half_width(10.0) as f64 + 1.0)).abs() <= 1.0, "{a}");
+        assert!(
+            (a - (ci95_half_width(10.0) as f64 + 1.0)).abs() <= 1.0,
+            "{a}"
+        );
     }
 }

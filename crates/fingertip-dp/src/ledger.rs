@@ -29,7 +29,10 @@ pub struct BudgetConfig {
 
 impl Default for BudgetConfig {
     fn default() -> Self {
-        Self { epsilon_total: 30.0, delta_total: 1e-4 }
+        Self {
+            epsilon_total: 30.0,
+            delta_total: 1e-4,
+        }
     }
 }
 
@@ -54,7 +57,13 @@ pub struct Spend {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 enum Entry {
-    SetTotal { time: String, dataset: String, epoch: Option<String>, epsilon_total: f64, delta_total: Option<f64> },
+    SetTotal {
+        time: String,
+        dataset: String,
+        epoch: Option<String>,
+        epsilon_total: f64,
+        delta_total: Option<f64>,
+    },
     Spend(Spend),
 }
 
@@ -85,8 +94,17 @@ pub enum LedgerError {
         "privacy budget exhausted in key epoch {epoch}: this release needs ε={requested}{delta_note}, \
          {spent} of the epoch's ε={total} is already spent and {remaining} remains"
     )]
-    Insufficient { epoch: String, requested: f64, spent: f64, remaining: f64, total: f64, delta_note: String },
-    #[error("the ledger {path} is damaged at line {line}; no budget can be spent until it is repaired")]
+    Insufficient {
+        epoch: String,
+        requested: f64,
+        spent: f64,
+        remaining: f64,
+        total: f64,
+        delta_note: String,
+    },
+    #[error(
+        "the ledger {path} is damaged at line {line}; no budget can be spent until it is repaired"
+    )]
     Damaged { path: PathBuf, line: usize },
     #[error("ledger I/O on {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
@@ -101,7 +119,10 @@ pub fn fingerprint(parts: &[&str]) -> String {
         h.update(p.as_bytes());
         h.update([0u8]);
     }
-    h.finalize()[..12].iter().map(|b| format!("{b:02x}")).collect()
+    h.finalize()[..12]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The ledger of one data directory.
@@ -118,8 +139,15 @@ impl Ledger {
     /// Opens `<data>/ledger/`; the config's totals apply to epochs without a set total.
     pub fn open(data_dir: &Path, config: &BudgetConfig) -> Result<Self, LedgerError> {
         let dir = data_dir.join("ledger");
-        fs::create_dir_all(&dir).map_err(|source| LedgerError::Io { path: dir.clone(), source })?;
-        Ok(Self { dir, default_epsilon_total: config.epsilon_total, default_delta_total: config.delta_total })
+        fs::create_dir_all(&dir).map_err(|source| LedgerError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        Ok(Self {
+            dir,
+            default_epsilon_total: config.epsilon_total,
+            default_delta_total: config.delta_total,
+        })
     }
 
     fn log_path(&self) -> PathBuf {
@@ -134,7 +162,12 @@ impl Ledger {
     /// Runs `f` under the cross-process ledger lock.
     fn locked<T>(&self, f: impl FnOnce() -> Result<T, LedgerError>) -> Result<T, LedgerError> {
         let path = self.dir.join("ledger.lock");
-        let lock = OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(self.io(&path))?;
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(self.io(&path))?;
         lock.lock().map_err(self.io(&path))?;
         let out = f();
         let _ = lock.unlock();
@@ -151,8 +184,15 @@ impl Ledger {
         };
         let complete = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
         let mut entries = Vec::new();
-        for (i, line) in bytes[..complete].split(|b| *b == b'\n').filter(|l| !l.is_empty()).enumerate() {
-            let entry = parse_line(line).ok_or_else(|| LedgerError::Damaged { path: path.clone(), line: i + 1 })?;
+        for (i, line) in bytes[..complete]
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .enumerate()
+        {
+            let entry = parse_line(line).ok_or_else(|| LedgerError::Damaged {
+                path: path.clone(),
+                line: i + 1,
+            })?;
             entries.push(entry);
         }
         Ok((entries, complete as u64))
@@ -163,14 +203,23 @@ impl Ledger {
         let json = serde_json::to_string(entry).map_err(|e| LedgerError::Invalid(e.to_string()))?;
         let line = format!("{:08x} {json}\n", crc32(json.as_bytes()));
         let created = !path.exists();
-        let mut file = OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(self.io(&path))?;
+        let mut file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(self.io(&path))?;
         if file.metadata().map_err(self.io(&path))?.len() != valid_len {
             file.set_len(valid_len).map_err(self.io(&path))?;
         }
         io::Seek::seek(&mut file, io::SeekFrom::Start(valid_len)).map_err(self.io(&path))?;
-        file.write_all(line.as_bytes()).and_then(|_| file.sync_data()).map_err(self.io(&path))?;
+        file.write_all(line.as_bytes())
+            .and_then(|_| file.sync_data())
+            .map_err(self.io(&path))?;
         if created {
-            File::open(&self.dir).and_then(|d| d.sync_all()).map_err(self.io(&self.dir))?;
+            File::open(&self.dir)
+                .and_then(|d| d.sync_all())
+                .map_err(self.io(&self.dir))?;
         }
         Ok(())
     }
@@ -179,16 +228,27 @@ impl Ledger {
     /// return. Otherwise nothing is charged.
     pub fn charge(&self, spend: Spend) -> Result<(), LedgerError> {
         if !(spend.epsilon.is_finite() && spend.epsilon >= 0.0 && spend.delta >= 0.0) {
-            return Err(LedgerError::Invalid(format!("cannot spend ε={} δ={}", spend.epsilon, spend.delta)));
+            return Err(LedgerError::Invalid(format!(
+                "cannot spend ε={} δ={}",
+                spend.epsilon, spend.delta
+            )));
         }
         self.locked(|| {
             let (entries, valid_len) = self.read()?;
             let status = self.summarize(&entries, &spend.dataset, &spend.epochs);
             for b in &status.epochs {
                 let over_eps = spend.epsilon > b.epsilon_remaining + EPS_SLACK;
-                let over_delta = spend.delta > (b.delta_total - b.delta_spent).max(0.0) * (1.0 + EPS_SLACK);
+                let over_delta =
+                    spend.delta > (b.delta_total - b.delta_spent).max(0.0) * (1.0 + EPS_SLACK);
                 if over_eps || over_delta {
-                    let delta_note = if over_delta { format!(" and δ={} (δ spent {}, total {})", spend.delta, b.delta_spent, b.delta_total) } else { String::new() };
+                    let delta_note = if over_delta {
+                        format!(
+                            " and δ={} (δ spent {}, total {})",
+                            spend.delta, b.delta_spent, b.delta_total
+                        )
+                    } else {
+                        String::new()
+                    };
                     return Err(LedgerError::Insufficient {
                         epoch: b.epoch.clone(),
                         requested: spend.epsilon,
@@ -204,13 +264,29 @@ impl Ledger {
     }
 
     /// Sets the total ε (and optionally δ) of one epoch, or of every epoch without its own.
-    pub fn set_total(&self, dataset: &str, epoch: Option<&str>, epsilon_total: f64, delta_total: Option<f64>) -> Result<(), LedgerError> {
-        if !(epsilon_total.is_finite() && epsilon_total >= 0.0) || delta_total.is_some_and(|d| !(0.0..1.0).contains(&d)) {
-            return Err(LedgerError::Invalid("ε total must be ≥ 0 and δ total in [0, 1)".into()));
+    pub fn set_total(
+        &self,
+        dataset: &str,
+        epoch: Option<&str>,
+        epsilon_total: f64,
+        delta_total: Option<f64>,
+    ) -> Result<(), LedgerError> {
+        if !(epsilon_total.is_finite() && epsilon_total >= 0.0)
+            || delta_total.is_some_and(|d| !(0.0..1.0).contains(&d))
+        {
+            return Err(LedgerError::Invalid(
+                "ε total must be ≥ 0 and δ total in [0, 1)".into(),
+            ));
         }
         self.locked(|| {
             let (_, valid_len) = self.read()?;
-            let entry = Entry::SetTotal { time: now(), dataset: dataset.into(), epoch: epoch.map(Into::into), epsilon_total, delta_total };
+            let entry = Entry::SetTotal {
+                time: now(),
+                dataset: dataset.into(),
+                epoch: epoch.map(Into::into),
+                epsilon_total,
+                delta_total,
+            };
             self.append(&entry, valid_len)
         })
     }
@@ -222,7 +298,11 @@ impl Ledger {
         for e in &entries {
             match e {
                 Entry::Spend(s) if s.dataset == dataset => all.extend(s.epochs.iter().cloned()),
-                Entry::SetTotal { dataset: d, epoch: Some(ep), .. } if d == dataset => all.push(ep.clone()),
+                Entry::SetTotal {
+                    dataset: d,
+                    epoch: Some(ep),
+                    ..
+                } if d == dataset => all.push(ep.clone()),
                 _ => {}
             }
         }
@@ -234,22 +314,47 @@ impl Ledger {
     /// Every spend, oldest first.
     pub fn spends(&self) -> Result<Vec<Spend>, LedgerError> {
         let (entries, _) = self.locked(|| self.read())?;
-        Ok(entries.into_iter().filter_map(|e| if let Entry::Spend(s) = e { Some(s) } else { None }).collect())
+        Ok(entries
+            .into_iter()
+            .filter_map(|e| {
+                if let Entry::Spend(s) = e {
+                    Some(s)
+                } else {
+                    None
+                }
+            })
+            .collect())
     }
 
     fn summarize(&self, entries: &[Entry], dataset: &str, epochs: &[String]) -> BudgetStatus {
-        let epochs = epochs.iter().map(|epoch| self.epoch_budget(entries, dataset, epoch)).collect();
-        BudgetStatus { dataset: dataset.into(), epochs }
+        let epochs = epochs
+            .iter()
+            .map(|epoch| self.epoch_budget(entries, dataset, epoch))
+            .collect();
+        BudgetStatus {
+            dataset: dataset.into(),
+            epochs,
+        }
     }
 
     fn epoch_budget(&self, entries: &[Entry], dataset: &str, epoch: &str) -> EpochBudget {
-        let (mut eps_total, mut delta_total) = (self.default_epsilon_total, self.default_delta_total);
+        let (mut eps_total, mut delta_total) =
+            (self.default_epsilon_total, self.default_delta_total);
         let (mut specific, mut spent, mut delta_spent, mut spends) = (false, 0.0, 0.0, 0);
         let mut by_principal = BTreeMap::new();
         for e in entries {
             match e {
-                Entry::SetTotal { dataset: d, epoch: ep, epsilon_total, delta_total: dt, .. } if d == dataset => {
-                    let applies = match ep { Some(ep) => ep == epoch, None => !specific };
+                Entry::SetTotal {
+                    dataset: d,
+                    epoch: ep,
+                    epsilon_total,
+                    delta_total: dt,
+                    ..
+                } if d == dataset => {
+                    let applies = match ep {
+                        Some(ep) => ep == epoch,
+                        None => !specific,
+                    };
                     if applies {
                         specific |= ep.is_some();
                         eps_total = *epsilon_total;
@@ -293,7 +398,11 @@ fn crc32(bytes: &[u8]) -> u32 {
     for b in bytes {
         crc ^= u32::from(*b);
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -310,9 +419,26 @@ pub(crate) fn now() -> String {
 
 impl Spend {
     /// A spend stamped now.
-    pub fn new(principal: &str, fingerprint: String, dataset: &str, epochs: Vec<String>, epsilon: f64, delta: f64, what: &str) -> Self {
+    pub fn new(
+        principal: &str,
+        fingerprint: String,
+        dataset: &str,
+        epochs: Vec<String>,
+        epsilon: f64,
+        delta: f64,
+        what: &str,
+    ) -> Self {
         let what: String = what.chars().take(500).collect();
-        Self { time: now(), principal: principal.into(), fingerprint, dataset: dataset.into(), epochs, epsilon, delta, what }
+        Self {
+            time: now(),
+            principal: principal.into(),
+            fingerprint,
+            dataset: dataset.into(),
+            epochs,
+            epsilon,
+            delta,
+            what,
+        }
     }
 }
 
@@ -321,16 +447,37 @@ mod tests {
     use super::*;
 
     fn spend(eps: f64, epochs: &[&str]) -> Spend {
-        Spend::new("alice", "f".into(), "events", epochs.iter().map(|s| s.to_string()).collect(), eps, 0.0, "q")
+        Spend::new(
+            "alice",
+            "f".into(),
+            "events",
+            epochs.iter().map(|s| s.to_string()).collect(),
+            eps,
+            0.0,
+            "q",
+        )
     }
 
     #[test]
     fn spends_until_the_total_then_refuses_with_the_numbers() {
         let dir = tempfile::tempdir().unwrap();
-        let ledger = Ledger::open(dir.path(), &BudgetConfig { epsilon_total: 1.0, delta_total: 1e-5 }).unwrap();
+        let ledger = Ledger::open(
+            dir.path(),
+            &BudgetConfig {
+                epsilon_total: 1.0,
+                delta_total: 1e-5,
+            },
+        )
+        .unwrap();
         ledger.charge(spend(0.6, &["2026Q4"])).unwrap();
-        let err = ledger.charge(spend(0.6, &["2026Q4"])).unwrap_err().to_string();
-        assert!(err.contains("ε=0.6") && err.contains("0.4 remains") && err.contains("2026Q4"), "{err}");
+        let err = ledger
+            .charge(spend(0.6, &["2026Q4"]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("ε=0.6") && err.contains("0.4 remains") && err.contains("2026Q4"),
+            "{err}"
+        );
         ledger.charge(spend(0.4, &["2026Q4"])).unwrap();
         let s = ledger.status("events", &[]).unwrap();
         assert_eq!(s.epochs[0].epsilon_spent, 1.0);
@@ -340,28 +487,56 @@ mod tests {
     #[test]
     fn multi_epoch_spends_charge_every_epoch_and_all_or_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let ledger = Ledger::open(dir.path(), &BudgetConfig { epsilon_total: 1.0, delta_total: 1e-5 }).unwrap();
-        ledger.set_total("events", Some("2026Q3"), 0.5, None).unwrap();
+        let ledger = Ledger::open(
+            dir.path(),
+            &BudgetConfig {
+                epsilon_total: 1.0,
+                delta_total: 1e-5,
+            },
+        )
+        .unwrap();
+        ledger
+            .set_total("events", Some("2026Q3"), 0.5, None)
+            .unwrap();
         assert!(ledger.charge(spend(0.7, &["2026Q3", "2026Q4"])).is_err());
         ledger.charge(spend(0.5, &["2026Q3", "2026Q4"])).unwrap();
         let s = ledger.status("events", &[]).unwrap();
-        let spent: Vec<(String, f64)> = s.epochs.iter().map(|e| (e.epoch.clone(), e.epsilon_remaining)).collect();
+        let spent: Vec<(String, f64)> = s
+            .epochs
+            .iter()
+            .map(|e| (e.epoch.clone(), e.epsilon_remaining))
+            .collect();
         assert_eq!(spent, vec![("2026Q3".into(), 0.0), ("2026Q4".into(), 0.5)]);
     }
 
     #[test]
     fn torn_tail_is_cut_and_damage_stops_spending() {
         let dir = tempfile::tempdir().unwrap();
-        let ledger = Ledger::open(dir.path(), &BudgetConfig { epsilon_total: 5.0, delta_total: 1e-5 }).unwrap();
+        let ledger = Ledger::open(
+            dir.path(),
+            &BudgetConfig {
+                epsilon_total: 5.0,
+                delta_total: 1e-5,
+            },
+        )
+        .unwrap();
         ledger.charge(spend(1.0, &["e"])).unwrap();
         let path = dir.path().join("ledger/ledger.jsonl");
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
         f.write_all(b"0badc0de {\"kind\":\"sp").unwrap();
         ledger.charge(spend(1.0, &["e"])).unwrap();
-        assert_eq!(ledger.status("events", &[]).unwrap().epochs[0].epsilon_spent, 2.0);
-        let text = fs::read_to_string(&path).unwrap().replacen("alice", "mallory", 1);
+        assert_eq!(
+            ledger.status("events", &[]).unwrap().epochs[0].epsilon_spent,
+            2.0
+        );
+        let text = fs::read_to_string(&path)
+            .unwrap()
+            .replacen("alice", "mallory", 1);
         fs::write(&path, text).unwrap();
-        assert!(matches!(ledger.charge(spend(0.1, &["e"])), Err(LedgerError::Damaged { line: 1, .. })));
+        assert!(matches!(
+            ledger.charge(spend(0.1, &["e"])),
+            Err(LedgerError::Damaged { line: 1, .. })
+        ));
     }
 
     #[test]

@@ -21,8 +21,15 @@ mod ledger;
 mod mechanisms;
 
 pub use interval::{ci_half_width, ci95_half_width, discrete_laplace_tail};
-pub use ledger::{BudgetConfig, BudgetStatus, EpochBudget, Ledger, LedgerError, Spend, fingerprint};
-pub use mechanisms::{DpError, Noise, Released, Selected, laplace, quantile, select_partitions, threshold_for, upper_bound};
+pub use ledger::{
+    BudgetConfig, BudgetStatus, EpochBudget, Ledger, LedgerError, Spend, fingerprint,
+};
+pub use mechanisms::{
+    DpError, Noise, Released, Selected, laplace, quantile, select_partitions, threshold_for,
+    upper_bound,
+};
 
 #[cfg(all(feature = "test-util", not(debug_assertions)))]
-compile_error!("the `test-util` feature (no-noise releases) is for tests only and cannot be built in release mode");
+compile_error!(
+    "the `test-util` feature (no-noise releases) is for tests only and cannot be built in release mode"
+);

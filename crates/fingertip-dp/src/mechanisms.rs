@@ -5,9 +5,13 @@
 use std::collections::HashMap;
 
 use opendp::domains::{AtomDomain, MapDomain, VectorDomain};
-use opendp::measurements::{make_laplace, make_laplace_threshold, make_noisy_max, make_private_quantile};
+use opendp::measurements::{
+    make_laplace, make_laplace_threshold, make_noisy_max, make_private_quantile,
+};
 use opendp::measures::{Approximate, MaxDivergence};
-use opendp::metrics::{AbsoluteDistance, L01InfDistance, L1Distance, LInfDistance, SymmetricDistance};
+use opendp::metrics::{
+    AbsoluteDistance, L1Distance, L01InfDistance, LInfDistance, SymmetricDistance,
+};
 
 /// How releases are noised. `OpenDp` is the only strategy a shipped binary can use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +52,9 @@ fn check_epsilon(epsilon: f64) -> Result<(), DpError> {
     if epsilon.is_finite() && epsilon > 0.0 {
         Ok(())
     } else {
-        Err(DpError::InvalidParameters(format!("ε must be a positive number, not {epsilon}")))
+        Err(DpError::InvalidParameters(format!(
+            "ε must be a positive number, not {epsilon}"
+        )))
     }
 }
 
@@ -63,21 +69,42 @@ pub struct Released {
 
 /// Adds discrete Laplace noise to one value per group. A person changes at most `l0` groups,
 /// each by at most `linf`, so the L1 sensitivity is `l0 · linf` and the scale is that over ε.
-pub fn laplace(noise: Noise, values: &[i64], l0: u32, linf: i64, epsilon: f64) -> Result<Released, DpError> {
+pub fn laplace(
+    noise: Noise,
+    values: &[i64],
+    l0: u32,
+    linf: i64,
+    epsilon: f64,
+) -> Result<Released, DpError> {
     check_epsilon(epsilon)?;
     let l1 = i64::from(l0.max(1)) * linf.max(0);
     let scale = l1 as f64 / epsilon;
     if noise.is_exact() {
-        return Ok(Released { values: values.to_vec(), scale, epsilon });
+        return Ok(Released {
+            values: values.to_vec(),
+            scale,
+            epsilon,
+        });
     }
-    let m = make_laplace::<_, _, MaxDivergence>(VectorDomain::new(AtomDomain::<i64>::default()), L1Distance::<i64>::default(), scale, None)
-        .map_err(opendp_err)?;
+    let m = make_laplace::<_, _, MaxDivergence>(
+        VectorDomain::new(AtomDomain::<i64>::default()),
+        L1Distance::<i64>::default(),
+        scale,
+        None,
+    )
+    .map_err(opendp_err)?;
     let charged = m.map(&l1).map_err(opendp_err)?;
     if charged > epsilon * (1.0 + 1e-9) {
-        return Err(DpError::OpenDp(format!("privacy map charged ε={charged} for a budget of {epsilon}")));
+        return Err(DpError::OpenDp(format!(
+            "privacy map charged ε={charged} for a budget of {epsilon}"
+        )));
     }
     let values = m.invoke(&values.to_vec()).map_err(opendp_err)?;
-    Ok(Released { values, scale, epsilon: charged })
+    Ok(Released {
+        values,
+        scale,
+        epsilon: charged,
+    })
 }
 
 /// The groups that passed partition selection, with their noisy person counts.
@@ -92,12 +119,17 @@ pub struct Selected {
 }
 
 /// Noisy person counts per group index, released above a threshold.
-type ThresholdMeasurement =
-    opendp::core::Measurement<MapDomain<AtomDomain<u64>, AtomDomain<i64>>, L01InfDistance<AbsoluteDistance<i64>>, Approximate<MaxDivergence>, HashMap<u64, i64>>;
+type ThresholdMeasurement = opendp::core::Measurement<
+    MapDomain<AtomDomain<u64>, AtomDomain<i64>>,
+    L01InfDistance<AbsoluteDistance<i64>>,
+    Approximate<MaxDivergence>,
+    HashMap<u64, i64>,
+>;
 
 fn threshold_measurement(scale: f64, threshold: i64) -> Result<ThresholdMeasurement, DpError> {
     let domain = MapDomain::new(AtomDomain::<u64>::default(), AtomDomain::<i64>::default());
-    make_laplace_threshold(domain, L01InfDistance::default(), scale, threshold, None).map_err(opendp_err)
+    make_laplace_threshold(domain, L01InfDistance::default(), scale, threshold, None)
+        .map_err(opendp_err)
 }
 
 // Partition selection keeps a group when its noisy count is at least `threshold`. It runs
@@ -124,21 +156,32 @@ fn opendp_threshold(threshold: i64) -> i64 {
 pub fn threshold_for(l0: u32, epsilon: f64, delta: f64) -> Result<(i64, f64, f64, f64), DpError> {
     check_epsilon(epsilon)?;
     if !(delta > 0.0 && delta < 1.0) {
-        return Err(DpError::InvalidParameters(format!("δ must be in (0, 1), not {delta}")));
+        return Err(DpError::InvalidParameters(format!(
+            "δ must be in (0, 1), not {delta}"
+        )));
     }
     let l0 = l0.max(1);
     let d_in = (l0, i64::from(l0), 1i64);
     let scale = f64::from(l0) / epsilon;
-    let cost = |t: i64| threshold_measurement(scale, opendp_threshold(t)).and_then(|m| m.map(&d_in).map_err(opendp_err));
+    let cost = |t: i64| {
+        threshold_measurement(scale, opendp_threshold(t))
+            .and_then(|m| m.map(&d_in).map_err(opendp_err))
+    };
     // OpenDP needs its threshold to be at least the per-group sensitivity (1).
     let (mut lo, mut hi) = (2i64, 4i64);
     while cost(hi)?.1 > delta {
         lo = hi;
-        hi = hi.checked_mul(2).ok_or_else(|| DpError::InvalidParameters("δ is too small".into()))?;
+        hi = hi
+            .checked_mul(2)
+            .ok_or_else(|| DpError::InvalidParameters("δ is too small".into()))?;
     }
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
-        if cost(mid)?.1 <= delta { hi = mid } else { lo = mid + 1 }
+        if cost(mid)?.1 <= delta {
+            hi = mid
+        } else {
+            lo = mid + 1
+        }
     }
     let (eps, del) = cost(hi)?;
     Ok((hi, scale, eps, del))
@@ -146,14 +189,35 @@ pub fn threshold_for(l0: u32, epsilon: f64, delta: f64) -> Result<(i64, f64, f64
 
 /// DP partition selection: noisy person counts, keeping the groups whose noisy count reaches
 /// the threshold that makes the release (ε, δ)-DP.
-pub fn select_partitions(noise: Noise, person_counts: &[i64], l0: u32, epsilon: f64, delta: f64) -> Result<Selected, DpError> {
+pub fn select_partitions(
+    noise: Noise,
+    person_counts: &[i64],
+    l0: u32,
+    epsilon: f64,
+    delta: f64,
+) -> Result<Selected, DpError> {
     let (threshold, scale, eps, del) = threshold_for(l0, epsilon, delta)?;
     if noise.is_exact() {
-        let kept = person_counts.iter().enumerate().filter(|(_, c)| **c > 0).map(|(i, c)| (i, *c)).collect();
-        return Ok(Selected { kept, scale, threshold: 1, epsilon: eps, delta: del });
+        let kept = person_counts
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c > 0)
+            .map(|(i, c)| (i, *c))
+            .collect();
+        return Ok(Selected {
+            kept,
+            scale,
+            threshold: 1,
+            epsilon: eps,
+            delta: del,
+        });
     }
     let m = threshold_measurement(scale, opendp_threshold(threshold))?;
-    let input: HashMap<u64, i64> = person_counts.iter().enumerate().map(|(i, c)| (i as u64, *c)).collect();
+    let input: HashMap<u64, i64> = person_counts
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (i as u64, *c))
+        .collect();
     let mut kept: Vec<(usize, i64)> = m
         .invoke(&input)
         .map_err(opendp_err)?
@@ -162,20 +226,42 @@ pub fn select_partitions(noise: Noise, person_counts: &[i64], l0: u32, epsilon: 
         .map(|(k, v)| (k as usize, v))
         .collect();
     kept.sort_unstable();
-    Ok(Selected { kept, scale, threshold, epsilon: eps, delta: del })
+    Ok(Selected {
+        kept,
+        scale,
+        threshold,
+        epsilon: eps,
+        delta: del,
+    })
 }
 
 /// A private quantile (exponential mechanism over `candidates`, OpenDP's
 /// `make_private_quantile`) of `values`, where one person contributes at most `d_in` values.
 /// Returns the chosen candidate and the scale of the score noise.
-pub fn quantile(noise: Noise, values: Vec<i64>, candidates: Vec<i64>, alpha: f64, d_in: u32, epsilon: f64) -> Result<(i64, f64), DpError> {
+pub fn quantile(
+    noise: Noise,
+    values: Vec<i64>,
+    candidates: Vec<i64>,
+    alpha: f64,
+    d_in: u32,
+    epsilon: f64,
+) -> Result<(i64, f64), DpError> {
     check_epsilon(epsilon)?;
     if candidates.is_empty() || !(0.0..=1.0).contains(&alpha) {
-        return Err(DpError::InvalidParameters("a quantile needs candidates and α in [0, 1]".into()));
+        return Err(DpError::InvalidParameters(
+            "a quantile needs candidates and α in [0, 1]".into(),
+        ));
     }
     let build = |scale: f64| {
-        make_private_quantile(VectorDomain::new(AtomDomain::<i64>::default()), SymmetricDistance, MaxDivergence, candidates.clone(), alpha, scale)
-            .map_err(opendp_err)
+        make_private_quantile(
+            VectorDomain::new(AtomDomain::<i64>::default()),
+            SymmetricDistance,
+            MaxDivergence,
+            candidates.clone(),
+            alpha,
+            scale,
+        )
+        .map_err(opendp_err)
     };
     // The privacy map is proportional to 1/scale: measure it at scale 1 and rescale.
     let d_in = d_in.max(1);
@@ -184,14 +270,23 @@ pub fn quantile(noise: Noise, values: Vec<i64>, candidates: Vec<i64>, alpha: f64
     if noise.is_exact() {
         let mut sorted = values;
         sorted.sort_unstable();
-        let target = sorted.get(((sorted.len() as f64 - 1.0) * alpha).round().max(0.0) as usize).copied().unwrap_or(0);
-        let nearest = candidates.iter().min_by_key(|c| (**c - target).unsigned_abs()).copied().unwrap_or(0);
+        let target = sorted
+            .get(((sorted.len() as f64 - 1.0) * alpha).round().max(0.0) as usize)
+            .copied()
+            .unwrap_or(0);
+        let nearest = candidates
+            .iter()
+            .min_by_key(|c| (**c - target).unsigned_abs())
+            .copied()
+            .unwrap_or(0);
         return Ok((nearest, scale));
     }
     let m = build(scale)?;
     let charged = m.map(&d_in).map_err(opendp_err)?;
     if charged > epsilon * (1.0 + 1e-6) {
-        return Err(DpError::OpenDp(format!("quantile privacy map charged ε={charged} for a budget of {epsilon}")));
+        return Err(DpError::OpenDp(format!(
+            "quantile privacy map charged ε={charged} for a budget of {epsilon}"
+        )));
     }
     Ok((m.invoke(&values).map_err(opendp_err)?, scale))
 }
@@ -202,25 +297,47 @@ pub fn quantile(noise: Noise, values: Vec<i64>, candidates: Vec<i64>, alpha: f64
 /// `step_cost` fewer values to be worth taking. The scores move together by at most 1 when a
 /// person is added or removed (monotone L∞ sensitivity 1), so the choice is ε-DP. Unlike a
 /// quantile, candidates above every value do not tie: the cost makes the first one win.
-pub fn upper_bound(noise: Noise, values: &[i64], candidates: &[i64], step_cost: i64, epsilon: f64) -> Result<i64, DpError> {
+pub fn upper_bound(
+    noise: Noise,
+    values: &[i64],
+    candidates: &[i64],
+    step_cost: i64,
+    epsilon: f64,
+) -> Result<i64, DpError> {
     check_epsilon(epsilon)?;
     if candidates.is_empty() {
-        return Err(DpError::InvalidParameters("an upper bound needs candidates".into()));
+        return Err(DpError::InvalidParameters(
+            "an upper bound needs candidates".into(),
+        ));
     }
     let mut sorted = values.to_vec();
     sorted.sort_unstable();
     let scores: Vec<i64> = candidates
         .iter()
         .enumerate()
-        .map(|(i, c)| -((sorted.len() - sorted.partition_point(|x| x <= c)) as i64) - i as i64 * step_cost.max(0))
+        .map(|(i, c)| {
+            -((sorted.len() - sorted.partition_point(|x| x <= c)) as i64)
+                - i as i64 * step_cost.max(0)
+        })
         .collect();
     let build = |scale: f64| {
-        make_noisy_max(VectorDomain::new(AtomDomain::<i64>::default()), LInfDistance::<i64>::new(true), MaxDivergence, scale, false).map_err(opendp_err)
+        make_noisy_max(
+            VectorDomain::new(AtomDomain::<i64>::default()),
+            LInfDistance::<i64>::new(true),
+            MaxDivergence,
+            scale,
+            false,
+        )
+        .map_err(opendp_err)
     };
     let eps_at_1 = build(1.0)?.map(&1).map_err(opendp_err)?;
     let scale = eps_at_1 / epsilon * (1.0 + 1e-9);
     let index = if noise.is_exact() {
-        scores.iter().enumerate().max_by_key(|(i, s)| (**s, std::cmp::Reverse(*i))).map_or(0, |(i, _)| i)
+        scores
+            .iter()
+            .enumerate()
+            .max_by_key(|(i, s)| (**s, std::cmp::Reverse(*i)))
+            .map_or(0, |(i, _)| i)
     } else {
         build(scale)?.invoke(&scores).map_err(opendp_err)?
     };
@@ -260,7 +377,8 @@ mod tests {
     #[test]
     fn upper_bound_takes_the_first_candidate_above_the_data() {
         let values: Vec<i64> = (0..5000).map(|i| 1 + i % 6).collect();
-        let candidates: Vec<i64> = vec![1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 48, 64, 96, 128];
+        let candidates: Vec<i64> =
+            vec![1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 48, 64, 96, 128];
         let chosen = upper_bound(Noise::OpenDp, &values, &candidates, 25, 1.0).unwrap();
         assert_eq!(chosen, 6);
     }

@@ -52,21 +52,35 @@ pub enum BodyError {
 const ZSTD_WINDOW_LOG_MAX: u32 = 23;
 
 /// Decompresses `raw`, refusing to produce more than `limit` bytes.
-pub fn decode_body(raw: bytes::Bytes, encoding: Encoding, limit: usize) -> Result<bytes::Bytes, BodyError> {
+pub fn decode_body(
+    raw: bytes::Bytes,
+    encoding: Encoding,
+    limit: usize,
+) -> Result<bytes::Bytes, BodyError> {
     let mut out = Vec::new();
     let cap = limit as u64 + 1;
     let read = match encoding {
         Encoding::Identity => {
-            return if raw.len() > limit { Err(BodyError::TooLarge { limit }) } else { Ok(raw) };
+            return if raw.len() > limit {
+                Err(BodyError::TooLarge { limit })
+            } else {
+                Ok(raw)
+            };
         }
         Encoding::Gzip => flate2::read::MultiGzDecoder::new(&raw[..])
             .take(cap)
             .read_to_end(&mut out)
             .map_err(|_| BodyError::BadEncoding("gzip")),
         Encoding::Zstd => {
-            let mut decoder = zstd::stream::read::Decoder::new(&raw[..]).map_err(|_| BodyError::BadEncoding("zstd"))?;
-            decoder.window_log_max(ZSTD_WINDOW_LOG_MAX).map_err(|_| BodyError::BadEncoding("zstd"))?;
-            decoder.take(cap).read_to_end(&mut out).map_err(|_| BodyError::BadEncoding("zstd"))
+            let mut decoder = zstd::stream::read::Decoder::new(&raw[..])
+                .map_err(|_| BodyError::BadEncoding("zstd"))?;
+            decoder
+                .window_log_max(ZSTD_WINDOW_LOG_MAX)
+                .map_err(|_| BodyError::BadEncoding("zstd"))?;
+            decoder
+                .take(cap)
+                .read_to_end(&mut out)
+                .map_err(|_| BodyError::BadEncoding("zstd"))
         }
     };
     read?;
@@ -89,9 +103,9 @@ struct Envelope<'a> {
 pub fn parse_events(body: &[u8], format: BodyFormat) -> Result<Vec<IncomingEvent<'_>>, BodyError> {
     let text = std::str::from_utf8(body).map_err(|_| BodyError::NotUtf8)?;
     match format {
-        BodyFormat::Json => {
-            serde_json::from_str::<Envelope>(text).map(|e| e.events).map_err(|_| BodyError::MalformedJson)
-        }
+        BodyFormat::Json => serde_json::from_str::<Envelope>(text)
+            .map(|e| e.events)
+            .map_err(|_| BodyError::MalformedJson),
         BodyFormat::Ndjson => Ok(text
             .split('\n')
             .filter(|line| !line.trim().is_empty())
@@ -124,17 +138,39 @@ mod tests {
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         enc.write_all(b"{\"events\":[]}").unwrap();
         let gz = enc.finish().unwrap();
-        assert_eq!(&decode_body(gz.clone().into(), Encoding::Gzip, 100).unwrap()[..], b"{\"events\":[]}");
-        assert!(matches!(decode_body(gz.into(), Encoding::Gzip, 5), Err(BodyError::TooLarge { .. })));
-        assert_eq!(decode_body(b"nope".to_vec().into(), Encoding::Gzip, 100), Err(BodyError::BadEncoding("gzip")));
+        assert_eq!(
+            &decode_body(gz.clone().into(), Encoding::Gzip, 100).unwrap()[..],
+            b"{\"events\":[]}"
+        );
+        assert!(matches!(
+            decode_body(gz.into(), Encoding::Gzip, 5),
+            Err(BodyError::TooLarge { .. })
+        ));
+        assert_eq!(
+            decode_body(b"nope".to_vec().into(), Encoding::Gzip, 100),
+            Err(BodyError::BadEncoding("gzip"))
+        );
     }
 
     #[test]
     fn ndjson_lines_fail_alone() {
-        let events = parse_events(b"{\"event_type\":\"login\"}\n\nnot json\n", BodyFormat::Ndjson).unwrap();
+        let events = parse_events(
+            b"{\"event_type\":\"login\"}\n\nnot json\n",
+            BodyFormat::Ndjson,
+        )
+        .unwrap();
         assert_eq!(events.len(), 2);
-        assert_eq!(events[1].problem.unwrap().0, fingertip_model::RejectReason::MalformedJson);
-        assert_eq!(parse_events(b"{\"events\":[", BodyFormat::Json).unwrap_err(), BodyError::MalformedJson);
-        assert_eq!(parse_events(b"{\"events\":[],\"x\":1}", BodyFormat::Json).unwrap_err(), BodyError::MalformedJson);
+        assert_eq!(
+            events[1].problem.unwrap().0,
+            fingertip_model::RejectReason::MalformedJson
+        );
+        assert_eq!(
+            parse_events(b"{\"events\":[", BodyFormat::Json).unwrap_err(),
+            BodyError::MalformedJson
+        );
+        assert_eq!(
+            parse_events(b"{\"events\":[],\"x\":1}", BodyFormat::Json).unwrap_err(),
+            BodyError::MalformedJson
+        );
     }
 }

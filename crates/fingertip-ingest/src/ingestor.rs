@@ -21,7 +21,12 @@ pub struct Rejected {
 
 impl Rejected {
     fn new(index: usize, (reason, field): (RejectReason, &'static str)) -> Self {
-        Self { index, code: reason.code(), field, message: reason.message() }
+        Self {
+            index,
+            code: reason.code(),
+            field,
+            message: reason.message(),
+        }
     }
 }
 
@@ -63,10 +68,14 @@ pub struct Ingestor {
     metrics: Arc<IngestMetrics>,
 }
 
-
 impl Ingestor {
     pub fn new(validator: Validator, keys: Arc<KeyStore>, store: Arc<Store>) -> Self {
-        Self { validator, keys, store, metrics: Arc::default() }
+        Self {
+            validator,
+            keys,
+            store,
+            metrics: Arc::default(),
+        }
     }
 
     pub fn metrics(&self) -> &Arc<IngestMetrics> {
@@ -78,7 +87,12 @@ impl Ingestor {
     }
 
     /// Validates and pseudonymizes `events` from `app_id`, received at `now_ms`. CPU only.
-    pub fn prepare(&self, app_id: &str, events: &[IncomingEvent<'_>], now_ms: i64) -> Result<Prepared, IngestError> {
+    pub fn prepare(
+        &self,
+        app_id: &str,
+        events: &[IncomingEvent<'_>],
+        now_ms: i64,
+    ) -> Result<Prepared, IngestError> {
         let mut builder = RecordBuilder::new(app_id, now_ms, events.len());
         let mut keys = Vec::with_capacity(events.len());
         let mut rejected = Vec::new();
@@ -102,7 +116,10 @@ impl Ingestor {
                 }
                 Err(KeyError::Destroyed(_)) => {
                     self.metrics.rejected(RejectReason::EpochKeyDestroyed);
-                    rejected.push(Rejected::new(index, (RejectReason::EpochKeyDestroyed, "started_at")));
+                    rejected.push(Rejected::new(
+                        index,
+                        (RejectReason::EpochKeyDestroyed, "started_at"),
+                    ));
                 }
                 Err(error) => {
                     tracing::error!(%error, "Pseudonymization failed; the batch is refused.");
@@ -113,16 +130,32 @@ impl Ingestor {
         if builder.is_empty() {
             return Err(IngestError::NoValidEvents(rejected));
         }
-        Ok(Prepared { payload: builder.finish(), keys, rejected })
+        Ok(Prepared {
+            payload: builder.finish(),
+            keys,
+            rejected,
+        })
     }
 
     /// Makes the prepared events durable; returns once they are fsynced.
     pub async fn commit(&self, prepared: Prepared) -> Result<IngestOutcome, IngestError> {
         let valid = prepared.keys.len() as u32;
-        let duplicates = self.store.append(prepared.payload, prepared.keys).await?.len() as u32;
-        self.metrics.events_accepted.fetch_add(u64::from(valid - duplicates), Relaxed);
-        self.metrics.events_duplicate.fetch_add(u64::from(duplicates), Relaxed);
-        Ok(IngestOutcome { accepted: valid - duplicates, duplicates, rejected: prepared.rejected })
+        let duplicates = self
+            .store
+            .append(prepared.payload, prepared.keys)
+            .await?
+            .len() as u32;
+        self.metrics
+            .events_accepted
+            .fetch_add(u64::from(valid - duplicates), Relaxed);
+        self.metrics
+            .events_duplicate
+            .fetch_add(u64::from(duplicates), Relaxed);
+        Ok(IngestOutcome {
+            accepted: valid - duplicates,
+            duplicates,
+            rejected: prepared.rejected,
+        })
     }
 }
 

@@ -20,6 +20,9 @@ impl IngestMetrics {
 
     /// `(reason code, count)` for every reason.
     pub fn rejected_counts(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
-        RejectReason::ALL.iter().zip(&self.rejected).map(|(r, c)| (r.code(), c.load(Relaxed)))
+        RejectReason::ALL
+            .iter()
+            .zip(&self.rejected)
+            .map(|(r, c)| (r.code(), c.load(Relaxed)))
     }
 }

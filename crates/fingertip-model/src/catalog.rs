@@ -92,12 +92,17 @@ impl Catalog {
             return Err(CatalogError::Empty);
         }
         for (name, spec) in &self.event_types {
-            let invalid = |problem| CatalogError::Invalid { name: name.clone(), problem };
+            let invalid = |problem| CatalogError::Invalid {
+                name: name.clone(),
+                problem,
+            };
             if !crate::is_code(name, 64) {
                 return Err(invalid("names must be 1-64 characters of [A-Za-z0-9._-]"));
             }
             if !spec.max_duration_s.is_finite() || spec.max_duration_s < 0.0 {
-                return Err(invalid("max_duration_s must be a finite, non-negative number"));
+                return Err(invalid(
+                    "max_duration_s must be a finite, non-negative number",
+                ));
             }
         }
         Ok(())
@@ -109,7 +114,10 @@ impl Catalog {
 
     /// The largest `max_duration_s` of any event type: a safe default bound for durations.
     pub fn max_duration_s(&self) -> f64 {
-        self.event_types.values().map(|s| s.max_duration_s).fold(0.0, f64::max)
+        self.event_types
+            .values()
+            .map(|s| s.max_duration_s)
+            .fold(0.0, f64::max)
     }
 }
 
@@ -121,18 +129,33 @@ mod tests {
     fn embedded_catalog_is_valid() {
         let catalog = Catalog::embedded();
         assert_eq!(catalog.event_types.len(), 8);
-        assert_eq!(catalog.get("proof_upload").unwrap().category, BurdenCategory::Traces);
+        assert_eq!(
+            catalog.get("proof_upload").unwrap().category,
+            BurdenCategory::Traces
+        );
         assert_eq!(catalog.max_duration_s(), 28800.0);
     }
 
     #[test]
     fn rejects_bad_bounds_and_names() {
         let bad = "[event_types.x]\ncategory = \"traces\"\nmax_duration_s = -1\n";
-        assert!(matches!(Catalog::from_toml(bad), Err(CatalogError::Invalid { .. })));
+        assert!(matches!(
+            Catalog::from_toml(bad),
+            Err(CatalogError::Invalid { .. })
+        ));
         let bad = "[event_types.\"a b\"]\ncategory = \"traces\"\nmax_duration_s = 1\n";
-        assert!(matches!(Catalog::from_toml(bad), Err(CatalogError::Invalid { .. })));
-        assert!(matches!(Catalog::from_toml("event_types = {}"), Err(CatalogError::Empty)));
+        assert!(matches!(
+            Catalog::from_toml(bad),
+            Err(CatalogError::Invalid { .. })
+        ));
+        assert!(matches!(
+            Catalog::from_toml("event_types = {}"),
+            Err(CatalogError::Empty)
+        ));
         let unknown = "[event_types.x]\ncategory = \"nope\"\nmax_duration_s = 1\n";
-        assert!(matches!(Catalog::from_toml(unknown), Err(CatalogError::Parse(_))));
+        assert!(matches!(
+            Catalog::from_toml(unknown),
+            Err(CatalogError::Parse(_))
+        ));
     }
 }

@@ -147,7 +147,10 @@ impl<'de> Visitor<'de> for EventVisitor {
 }
 
 fn not_an_object<'a>() -> IncomingEvent<'a> {
-    IncomingEvent { problem: Some((RejectReason::NotAnObject, "event")), ..Default::default() }
+    IncomingEvent {
+        problem: Some((RejectReason::NotAnObject, "event")),
+        ..Default::default()
+    }
 }
 
 impl<'de> Deserialize<'de> for Loose<'de> {
@@ -236,8 +239,14 @@ mod tests {
         let e = parse(r#"{"surprise":{"deep":[1,2]},"event_type":"x"}"#);
         assert_eq!(e.problem, Some((RejectReason::UnknownField, "event")));
         let e = parse(r#"{"event_type":"x","event_type":"y"}"#);
-        assert_eq!(e.problem, Some((RejectReason::DuplicateField, "event_type")));
-        assert_eq!(parse("[1]").problem, Some((RejectReason::NotAnObject, "event")));
+        assert_eq!(
+            e.problem,
+            Some((RejectReason::DuplicateField, "event_type"))
+        );
+        assert_eq!(
+            parse("[1]").problem,
+            Some((RejectReason::NotAnObject, "event"))
+        );
         let e = parse(r#"{"data_elements":["a",1]}"#);
         assert_eq!(e.data_elements.unwrap()[1], None);
     }

@@ -6,7 +6,8 @@ use std::collections::HashSet;
 pub fn is_code(s: &str, max: usize) -> bool {
     !s.is_empty()
         && s.len() <= max
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 /// The org-unit codes ingest accepts: any well-formed code, or only those on a configured list.
@@ -23,7 +24,11 @@ impl OrgUnitPolicy {
     /// A list policy, or `AnyCode` when the list is empty.
     pub fn from_list(codes: impl IntoIterator<Item = String>) -> Self {
         let set: HashSet<String> = codes.into_iter().collect();
-        if set.is_empty() { Self::AnyCode } else { Self::Listed(set) }
+        if set.is_empty() {
+            Self::AnyCode
+        } else {
+            Self::Listed(set)
+        }
     }
 
     /// `Ok` when accepted, otherwise the reason.
@@ -54,6 +59,9 @@ mod tests {
         let listed = OrgUnitPolicy::from_list(["u1".to_string()]);
         assert_eq!(listed.check("u1"), Ok(()));
         assert_eq!(listed.check("u2"), Err(RejectReason::UnknownOrgUnit));
-        assert_eq!(OrgUnitPolicy::AnyCode.check("u/2"), Err(RejectReason::InvalidOrgUnit));
+        assert_eq!(
+            OrgUnitPolicy::AnyCode.check("u/2"),
+            Err(RejectReason::InvalidOrgUnit)
+        );
     }
 }

@@ -36,7 +36,11 @@ pub fn event_schema() -> SchemaRef {
         utf8(KEY_EPOCH),
         utf8(EVENT_TYPE),
         utf8(TRIGGER),
-        Field::new(STARTED_AT, DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())), false),
+        Field::new(
+            STARTED_AT,
+            DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+            false,
+        ),
         Field::new(DURATION_S, DataType::Float64, false),
         Field::new(
             DATA_ELEMENTS,

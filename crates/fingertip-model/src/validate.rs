@@ -15,7 +15,12 @@ pub enum Trigger {
 }
 
 impl Trigger {
-    pub const ALL: [Trigger; 4] = [Self::Mandatory, Self::Reminder, Self::Voluntary, Self::Unknown];
+    pub const ALL: [Trigger; 4] = [
+        Self::Mandatory,
+        Self::Reminder,
+        Self::Voluntary,
+        Self::Unknown,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -94,7 +99,11 @@ const MAX_PERSON_REF_BYTES: usize = 256;
 
 impl Validator {
     pub fn new(catalog: Catalog, org_units: OrgUnitPolicy, config: ValidationConfig) -> Self {
-        Self { catalog, org_units, config }
+        Self {
+            catalog,
+            org_units,
+            config,
+        }
     }
 
     /// Checks `event` as received at `now_ms`.
@@ -107,14 +116,19 @@ impl Validator {
             return Err(problem);
         }
         let event_type = required(&event.event_type, "event_type")?;
-        let spec = self.catalog.get(event_type).ok_or((RejectReason::UnknownEventType, "event_type"))?;
+        let spec = self
+            .catalog
+            .get(event_type)
+            .ok_or((RejectReason::UnknownEventType, "event_type"))?;
         let event_id = parse_uuid(required(&event.event_id, "event_id")?)?;
         let person_ref = required(&event.person_ref, "person_ref")?;
         if person_ref.is_empty() || person_ref.len() > MAX_PERSON_REF_BYTES {
             return Err((RejectReason::InvalidPersonRef, "person_ref"));
         }
         let org_unit = required(&event.org_unit, "org_unit")?;
-        self.org_units.check(org_unit).map_err(|r| (r, "org_unit"))?;
+        self.org_units
+            .check(org_unit)
+            .map_err(|r| (r, "org_unit"))?;
         let trigger = match event.trigger.as_deref() {
             None => Trigger::Unknown,
             Some(t) => Trigger::parse(t).ok_or((RejectReason::InvalidTrigger, "trigger"))?,
@@ -169,7 +183,10 @@ impl Validator {
     }
 }
 
-fn required<'e>(value: &'e Option<crate::Text<'_>>, field: &'static str) -> Result<&'e str, Rejection> {
+fn required<'e>(
+    value: &'e Option<crate::Text<'_>>,
+    field: &'static str,
+) -> Result<&'e str, Rejection> {
     value.as_deref().ok_or((RejectReason::MissingField, field))
 }
 
@@ -182,7 +199,8 @@ fn parse_uuid(text: &str) -> Result<u128, Rejection> {
 fn is_element_code(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':'))
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':'))
 }
 
 #[cfg(test)]
@@ -198,7 +216,10 @@ mod tests {
 
     fn check(json: &str) -> Result<(i64, Trigger), RejectReason> {
         let e: IncomingEvent = serde_json::from_str(json).unwrap();
-        Validator::default().validate(&e, NOW).map(|v| (v.started_at_ms, v.trigger)).map_err(|r| r.0)
+        Validator::default()
+            .validate(&e, NOW)
+            .map(|v| (v.started_at_ms, v.trigger))
+            .map_err(|r| r.0)
     }
 
     fn with(field: &str, value: &str) -> String {
@@ -237,7 +258,10 @@ mod tests {
         }
         let many: Vec<String> = (0..65).map(|i| format!("\"e{i}\"")).collect();
         let many = format!("[{}]", many.join(","));
-        assert_eq!(check(&with("data_elements", &many)), Err(TooManyDataElements));
+        assert_eq!(
+            check(&with("data_elements", &many)),
+            Err(TooManyDataElements)
+        );
         assert_eq!(check(&event(r#","extra":1"#)), Err(UnknownField));
         assert_eq!(check(r#"{"event_type":"login"}"#), Err(MissingField));
     }

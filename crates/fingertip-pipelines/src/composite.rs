@@ -7,13 +7,16 @@
 
 use std::collections::BTreeMap;
 
+use crate::IndexRow;
 use crate::levels::Cell;
 use crate::spec::PipelineSpec;
-use crate::IndexRow;
 
 pub fn compose(spec: &PipelineSpec, rows: &[IndexRow]) -> Vec<IndexRow> {
     let mut by_cell: BTreeMap<Cell, Vec<&IndexRow>> = BTreeMap::new();
-    for r in rows.iter().filter(|r| spec.components.iter().any(|c| c.index == r.index)) {
+    for r in rows
+        .iter()
+        .filter(|r| spec.components.iter().any(|c| c.index == r.index))
+    {
         by_cell.entry(r.cell()).or_default().push(r);
     }
     let mut out = Vec::new();
@@ -21,10 +24,19 @@ pub fn compose(spec: &PipelineSpec, rows: &[IndexRow]) -> Vec<IndexRow> {
         let mut row = IndexRow::new(&spec.name, &cell, 0.0, &spec.clause);
         let mut acc = (0.0, 0.0, 0.0, 0.0);
         for c in &spec.components {
-            let Some(p) = parts.iter().find(|p| p.index == c.index) else { continue };
-            let (Some(v), Some(lo), Some(hi)) = (p.value, p.ci_low, p.ci_high) else { continue };
+            let Some(p) = parts.iter().find(|p| p.index == c.index) else {
+                continue;
+            };
+            let (Some(v), Some(lo), Some(hi)) = (p.value, p.ci_low, p.ci_high) else {
+                continue;
+            };
             let scaled = |x: f64| (x / c.reference).clamp(0.0, 1.0) * c.weight;
-            acc = (acc.0 + c.weight, acc.1 + scaled(v), acc.2 + scaled(lo), acc.3 + scaled(hi));
+            acc = (
+                acc.0 + c.weight,
+                acc.1 + scaled(v),
+                acc.2 + scaled(lo),
+                acc.3 + scaled(hi),
+            );
         }
         if acc.0 > 0.0 {
             row.value = Some(100.0 * acc.1 / acc.0);

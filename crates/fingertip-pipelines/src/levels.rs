@@ -32,12 +32,22 @@ impl Level {
 
     /// The level of the active-worker cell that is a ratio's denominator here.
     pub fn denominator_level(self) -> Level {
-        if self.keeps_unit() { Level::Unit } else { Level::All }
+        if self.keeps_unit() {
+            Level::Unit
+        } else {
+            Level::All
+        }
     }
 
     /// SQL for the app and unit keys of this level.
     pub fn key_sql(self, app: &str, unit: &str) -> (String, String) {
-        let k = |keep: bool, col: &str| if keep { col.to_string() } else { format!("'{ALL}'") };
+        let k = |keep: bool, col: &str| {
+            if keep {
+                col.to_string()
+            } else {
+                format!("'{ALL}'")
+            }
+        };
         (k(self.keeps_app(), app), k(self.keeps_unit(), unit))
     }
 }
@@ -62,6 +72,14 @@ impl Cell {
 
     /// The active-worker cell whose count is this cell's denominator.
     pub fn denominator_cell(&self) -> Cell {
-        Cell { week: self.week.clone(), app_id: ALL.into(), org_unit: if self.level().keeps_unit() { self.org_unit.clone() } else { ALL.into() } }
+        Cell {
+            week: self.week.clone(),
+            app_id: ALL.into(),
+            org_unit: if self.level().keeps_unit() {
+                self.org_unit.clone()
+            } else {
+                ALL.into()
+            },
+        }
     }
 }

@@ -64,7 +64,11 @@ impl IndexRow {
     }
 
     pub fn cell(&self) -> Cell {
-        Cell { week: self.week.clone(), app_id: self.app_id.clone(), org_unit: self.org_unit.clone() }
+        Cell {
+            week: self.week.clone(),
+            app_id: self.app_id.clone(),
+            org_unit: self.org_unit.clone(),
+        }
     }
 }
 

@@ -14,7 +14,10 @@ use serde_json::json;
 use crate::{IndexRow, PipelineError, RunSummary};
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> PipelineError + '_ {
-    move |e| PipelineError::Io { path: path.to_path_buf(), message: e.to_string() }
+    move |e| PipelineError::Io {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
 }
 
 /// Writes `bytes` to `path` atomically (tmp + fsync + rename).
@@ -23,14 +26,23 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PipelineError> {
     fs::create_dir_all(dir).map_err(io(dir))?;
     let tmp = path.with_extension("tmp");
     let mut f = fs::File::create(&tmp).map_err(io(&tmp))?;
-    f.write_all(bytes).and_then(|_| f.sync_all()).map_err(io(&tmp))?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .map_err(io(&tmp))?;
     fs::rename(&tmp, path).map_err(io(path))
 }
 
 pub fn csv(rows: &[IndexRow]) -> String {
     let num = |v: Option<f64>| v.map(|x| format!("{x}")).unwrap_or_default();
-    let field = |s: &str| if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() };
-    let mut out = String::from("index,week,app_id,org_unit,value,ci_low,ci_high,epsilon,suppressed,clause\n");
+    let field = |s: &str| {
+        if s.contains([',', '"', '\n']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_string()
+        }
+    };
+    let mut out =
+        String::from("index,week,app_id,org_unit,value,ci_low,ci_high,epsilon,suppressed,clause\n");
     for r in rows {
         out += &format!(
             "{},{},{},{},{},{},{},{},{},{}\n",
@@ -50,8 +62,12 @@ pub fn csv(rows: &[IndexRow]) -> String {
 }
 
 pub fn parquet(rows: &[IndexRow]) -> Result<Vec<u8>, PipelineError> {
-    let text = |f: fn(&IndexRow) -> &str| Arc::new(StringArray::from_iter_values(rows.iter().map(f))) as ArrayRef;
-    let num = |f: fn(&IndexRow) -> Option<f64>| Arc::new(Float64Array::from_iter(rows.iter().map(f))) as ArrayRef;
+    let text = |f: fn(&IndexRow) -> &str| {
+        Arc::new(StringArray::from_iter_values(rows.iter().map(f))) as ArrayRef
+    };
+    let num = |f: fn(&IndexRow) -> Option<f64>| {
+        Arc::new(Float64Array::from_iter(rows.iter().map(f))) as ArrayRef
+    };
     let schema = Arc::new(Schema::new(vec![
         Field::new("index", DataType::Utf8, false),
         Field::new("week", DataType::Utf8, false),
@@ -72,8 +88,12 @@ pub fn parquet(rows: &[IndexRow]) -> Result<Vec<u8>, PipelineError> {
         num(|r| r.value),
         num(|r| r.ci_low),
         num(|r| r.ci_high),
-        Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.epsilon))) as ArrayRef,
-        Arc::new(BooleanArray::from_iter(rows.iter().map(|r| Some(r.suppressed)))) as ArrayRef,
+        Arc::new(Float64Array::from_iter_values(
+            rows.iter().map(|r| r.epsilon),
+        )) as ArrayRef,
+        Arc::new(BooleanArray::from_iter(
+            rows.iter().map(|r| Some(r.suppressed)),
+        )) as ArrayRef,
         text(|r| &r.clause),
     ];
     let batch = RecordBatch::try_new(schema.clone(), columns)?;
@@ -89,8 +109,18 @@ pub fn json_doc(rows: &[IndexRow], summary: &RunSummary) -> serde_json::Value {
 }
 
 /// Writes every output of a run into `out` and publishes the JSON into `<data>/published/`.
-pub fn write_all(out: &Path, data_dir: &Path, rows: &[IndexRow], summary: &RunSummary, report_html: &str) -> Result<(), PipelineError> {
-    let doc = serde_json::to_vec_pretty(&json_doc(rows, summary)).map_err(|e| PipelineError::Io { path: out.into(), message: e.to_string() })?;
+pub fn write_all(
+    out: &Path,
+    data_dir: &Path,
+    rows: &[IndexRow],
+    summary: &RunSummary,
+    report_html: &str,
+) -> Result<(), PipelineError> {
+    let doc =
+        serde_json::to_vec_pretty(&json_doc(rows, summary)).map_err(|e| PipelineError::Io {
+            path: out.into(),
+            message: e.to_string(),
+        })?;
     write_atomic(&out.join("indices.parquet"), &parquet(rows)?)?;
     write_atomic(&out.join("indices.csv"), csv(rows).as_bytes())?;
     write_atomic(&out.join("indices.json"), &doc)?;

@@ -31,13 +31,25 @@ impl Domain {
 
     fn cells(&self, level: Level, weeks: &[String]) -> Vec<Cell> {
         let star = vec![ALL.to_string()];
-        let apps = if level.keeps_app() { self.apps.clone().unwrap_or_default() } else { star.clone() };
-        let units = if level.keeps_unit() { self.units.clone().unwrap_or_default() } else { star };
+        let apps = if level.keeps_app() {
+            self.apps.clone().unwrap_or_default()
+        } else {
+            star.clone()
+        };
+        let units = if level.keeps_unit() {
+            self.units.clone().unwrap_or_default()
+        } else {
+            star
+        };
         let mut out = Vec::new();
         for w in weeks {
             for a in &apps {
                 for u in &units {
-                    out.push(Cell { week: w.clone(), app_id: a.clone(), org_unit: u.clone() });
+                    out.push(Cell {
+                        week: w.clone(),
+                        app_id: a.clone(),
+                        org_unit: u.clone(),
+                    });
                 }
             }
         }
@@ -86,21 +98,35 @@ fn cap(level: Level, caps: &PeopleCaps) -> u32 {
 pub async fn release(ctx: &SessionContext, p: &PeopleParams<'_>) -> Result<People, PipelineError> {
     let levels = Level::all();
     let eps = p.epsilon / levels.len() as f64;
-    let delta = if p.domain.is_public() { 0.0 } else { p.delta / levels.len() as f64 };
+    let delta = if p.domain.is_public() {
+        0.0
+    } else {
+        p.delta / levels.len() as f64
+    };
     let mut out = People::default();
     for level in levels {
         let exact = exact_counts(ctx, level, cap(level, p.caps)).await?;
         let l0 = cap(level, p.caps) * p.weeks.len() as u32;
         let released = if p.domain.is_public() {
             let cells = p.domain.cells(level, p.weeks);
-            let values: Vec<i64> = cells.iter().map(|c| exact.get(c).copied().unwrap_or(0)).collect();
+            let values: Vec<i64> = cells
+                .iter()
+                .map(|c| exact.get(c).copied().unwrap_or(0))
+                .collect();
             let r = laplace(p.noise, &values, l0, 1, eps)?;
-            cells.into_iter().zip(r.values).map(|(c, v)| (c, v, r.scale)).collect::<Vec<_>>()
+            cells
+                .into_iter()
+                .zip(r.values)
+                .map(|(c, v)| (c, v, r.scale))
+                .collect::<Vec<_>>()
         } else {
             let cells: Vec<Cell> = exact.keys().cloned().collect();
             let values: Vec<i64> = exact.values().copied().collect();
             let s = select_partitions(p.noise, &values, l0, eps, delta)?;
-            s.kept.into_iter().map(|(i, v)| (cells[i].clone(), v, s.scale)).collect()
+            s.kept
+                .into_iter()
+                .map(|(i, v)| (cells[i].clone(), v, s.scale))
+                .collect()
         };
         for (cell, value, scale) in released {
             let count = Count {
@@ -115,7 +141,11 @@ pub async fn release(ctx: &SessionContext, p: &PeopleParams<'_>) -> Result<Peopl
     Ok(out)
 }
 
-async fn exact_counts(ctx: &SessionContext, level: Level, cap: u32) -> Result<BTreeMap<Cell, i64>, PipelineError> {
+async fn exact_counts(
+    ctx: &SessionContext,
+    level: Level,
+    cap: u32,
+) -> Result<BTreeMap<Cell, i64>, PipelineError> {
     let (app, unit) = level.key_sql("app_id", "org_unit");
     let sql = format!(
         "WITH pc AS (SELECT DISTINCT person, week, {app} AS app_id, {unit} AS org_unit FROM weekly_events), \
@@ -123,19 +153,36 @@ async fn exact_counts(ctx: &SessionContext, level: Level, cap: u32) -> Result<BT
          SELECT week, app_id, org_unit, COUNT(*) AS persons FROM r WHERE rk <= {cap} GROUP BY week, app_id, org_unit"
     );
     let batches = ctx.sql(&sql).await?.collect().await?;
-    Ok(cells_with(&batches, |b, i| b.column(3).as_primitive::<Int64Type>().value(i)))
+    Ok(cells_with(&batches, |b, i| {
+        b.column(3).as_primitive::<Int64Type>().value(i)
+    }))
 }
 
 /// Reads `(week, app_id, org_unit, value…)` batches into a map keyed by cell.
-pub fn cells_with<T>(batches: &[RecordBatch], value: impl Fn(&RecordBatch, usize) -> T) -> BTreeMap<Cell, T> {
+pub fn cells_with<T>(
+    batches: &[RecordBatch],
+    value: impl Fn(&RecordBatch, usize) -> T,
+) -> BTreeMap<Cell, T> {
     use datafusion::arrow::compute::cast;
     use datafusion::arrow::datatypes::DataType;
     let mut out = BTreeMap::new();
     for b in batches {
-        let Ok(keys) = (0..3).map(|c| cast(b.column(c), &DataType::Utf8)).collect::<Result<Vec<_>, _>>() else { continue };
+        let Ok(keys) = (0..3)
+            .map(|c| cast(b.column(c), &DataType::Utf8))
+            .collect::<Result<Vec<_>, _>>()
+        else {
+            continue;
+        };
         let text = |c: usize, i: usize| keys[c].as_string::<i32>().value(i).to_string();
         for i in 0..b.num_rows() {
-            out.insert(Cell { week: text(0, i), app_id: text(1, i), org_unit: text(2, i) }, value(b, i));
+            out.insert(
+                Cell {
+                    week: text(0, i),
+                    app_id: text(1, i),
+                    org_unit: text(2, i),
+                },
+                value(b, i),
+            );
         }
     }
     out

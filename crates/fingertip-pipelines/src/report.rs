@@ -5,7 +5,13 @@ use fingertip_report::{IndexInfo, PrivacySummary, ReportInput};
 use crate::spec::{Kind, PipelineSpec};
 use crate::{IndexRow, RunSummary};
 
-pub fn input(specs: &[PipelineSpec], rows: &[IndexRow], summary: &RunSummary, spent: f64, total: f64) -> ReportInput {
+pub fn input(
+    specs: &[PipelineSpec],
+    rows: &[IndexRow],
+    summary: &RunSummary,
+    spent: f64,
+    total: f64,
+) -> ReportInput {
     let indices = specs
         .iter()
         .filter(|s| s.kind != Kind::People || rows.iter().any(|r| r.index == s.name))
@@ -46,7 +52,8 @@ pub fn input(specs: &[PipelineSpec], rows: &[IndexRow], summary: &RunSummary, sp
             epsilon_total_per_epoch: total,
             epochs: summary.epochs.clone(),
             min_persons: summary.min_persons,
-            privacy_unit: "one staff member (all of their events in all apps) within one key epoch".into(),
+            privacy_unit: "one staff member (all of their events in all apps) within one key epoch"
+                .into(),
         },
     }
 }

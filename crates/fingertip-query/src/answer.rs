@@ -63,9 +63,19 @@ impl Answer {
     /// CSV with a `<col>_ci_low`, `<col>_ci_high` pair after each noisy column.
     pub fn to_csv(&self) -> String {
         let header: Vec<String> = self.columns.iter().flat_map(|c| self.headers(c)).collect();
-        let mut out = header.iter().map(|h| csv_field(h)).collect::<Vec<_>>().join(",") + "\n";
+        let mut out = header
+            .iter()
+            .map(|h| csv_field(h))
+            .collect::<Vec<_>>()
+            .join(",")
+            + "\n";
         for (row, ci) in self.rows.iter().zip(&self.intervals) {
-            let cells: Vec<String> = self.columns.iter().flat_map(|c| self.cells(c, row, ci)).map(|s| csv_field(&s)).collect();
+            let cells: Vec<String> = self
+                .columns
+                .iter()
+                .flat_map(|c| self.cells(c, row, ci))
+                .map(|s| csv_field(&s))
+                .collect();
             out += &(cells.join(",") + "\n");
         }
         out
@@ -74,11 +84,43 @@ impl Answer {
     /// A table for terminals.
     pub fn to_table(&self) -> String {
         let header: Vec<String> = self.columns.iter().flat_map(|c| self.headers(c)).collect();
-        let rows: Vec<Vec<String>> = self.rows.iter().zip(&self.intervals).map(|(r, ci)| self.columns.iter().flat_map(|c| self.cells(c, r, ci)).collect()).collect();
-        let widths: Vec<usize> = (0..header.len()).map(|i| rows.iter().map(|r| r[i].chars().count()).chain([header[i].chars().count()]).max().unwrap_or(0)).collect();
-        let line = |cells: &[String]| cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect::<Vec<_>>().join("  ").trim_end().to_string();
+        let rows: Vec<Vec<String>> = self
+            .rows
+            .iter()
+            .zip(&self.intervals)
+            .map(|(r, ci)| {
+                self.columns
+                    .iter()
+                    .flat_map(|c| self.cells(c, r, ci))
+                    .collect()
+            })
+            .collect();
+        let widths: Vec<usize> = (0..header.len())
+            .map(|i| {
+                rows.iter()
+                    .map(|r| r[i].chars().count())
+                    .chain([header[i].chars().count()])
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let line = |cells: &[String]| {
+            cells
+                .iter()
+                .zip(&widths)
+                .map(|(c, w)| format!("{c:<w$}"))
+                .collect::<Vec<_>>()
+                .join("  ")
+                .trim_end()
+                .to_string()
+        };
         let mut out = line(&header) + "\n";
-        out += &(widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("  ") + "\n");
+        out += &(widths
+            .iter()
+            .map(|w| "-".repeat(*w))
+            .collect::<Vec<_>>()
+            .join("  ")
+            + "\n");
         for r in &rows {
             out += &(line(r) + "\n");
         }
@@ -107,11 +149,19 @@ impl Answer {
         h
     }
 
-    fn cells(&self, c: &ColumnMeta, row: &Map<String, Value>, ci: &Map<String, Value>) -> Vec<String> {
+    fn cells(
+        &self,
+        c: &ColumnMeta,
+        row: &Map<String, Value>,
+        ci: &Map<String, Value>,
+    ) -> Vec<String> {
         let text = |v: Option<&Value>| match v {
             None | Some(Value::Null) => String::new(),
             Some(Value::String(s)) => s.clone(),
-            Some(Value::Number(n)) => n.as_f64().map(format_number).unwrap_or_else(|| n.to_string()),
+            Some(Value::Number(n)) => n
+                .as_f64()
+                .map(format_number)
+                .unwrap_or_else(|| n.to_string()),
             Some(other) => other.to_string(),
         };
         let mut cells = vec![text(row.get(&c.name))];
@@ -125,9 +175,17 @@ impl Answer {
 }
 
 fn format_number(x: f64) -> String {
-    if x.fract() == 0.0 && x.abs() < 1e15 { format!("{}", x as i64) } else { format!("{x:.3}") }
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{}", x as i64)
+    } else {
+        format!("{x:.3}")
+    }
 }
 
 fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
 }

@@ -45,10 +45,12 @@ pub const MAX_GROUPS_CAP: u32 = 128;
 pub const MAX_ROWS_CAP: u32 = 100_000;
 
 pub fn group_candidates(cap: u32) -> Vec<i64> {
-    [1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 56, 64, 80, 96, 112, 128]
-        .into_iter()
-        .filter(|c| *c <= i64::from(cap))
-        .collect()
+    [
+        1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 56, 64, 80, 96, 112, 128,
+    ]
+    .into_iter()
+    .filter(|c| *c <= i64::from(cap))
+    .collect()
 }
 
 /// A geometric grid `start, start·1.25, …` up to `end` (integers, deduplicated).
@@ -63,7 +65,10 @@ pub fn geometric(start: f64, end: f64) -> Vec<f64> {
 }
 
 pub fn row_candidates() -> Vec<i64> {
-    let mut c: Vec<i64> = geometric(1.0, f64::from(MAX_ROWS_CAP)).into_iter().map(|x| x.round() as i64).collect();
+    let mut c: Vec<i64> = geometric(1.0, f64::from(MAX_ROWS_CAP))
+        .into_iter()
+        .map(|x| x.round() as i64)
+        .collect();
     c.dedup();
     c
 }
@@ -80,22 +85,33 @@ pub fn row_range(e: &Expr, max_duration_s: f64) -> Option<(f64, f64)> {
         Expr::Alias(a) => row_range(&a.expr, max_duration_s),
         Expr::Negative(x) => row_range(x, max_duration_s).map(|(lo, hi)| (-hi, -lo)),
         Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
-            let (a, b) = (row_range(left, max_duration_s)?, row_range(right, max_duration_s)?);
+            let (a, b) = (
+                row_range(left, max_duration_s)?,
+                row_range(right, max_duration_s)?,
+            );
             combine(a, *op, b)
         }
         Expr::Case(c) => {
-            let mut ranges: Vec<(f64, f64)> = c.when_then_expr.iter().map(|(_, t)| row_range(t, max_duration_s)).collect::<Option<_>>()?;
+            let mut ranges: Vec<(f64, f64)> = c
+                .when_then_expr
+                .iter()
+                .map(|(_, t)| row_range(t, max_duration_s))
+                .collect::<Option<_>>()?;
             if let Some(e) = &c.else_expr {
                 ranges.push(row_range(e, max_duration_s)?);
             }
-            ranges.into_iter().reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)))
+            ranges
+                .into_iter()
+                .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)))
         }
         _ => None,
     }
 }
 
 fn literal(v: &ScalarValue) -> Option<f64> {
-    let f = v.cast_to(&datafusion::arrow::datatypes::DataType::Float64).ok()?;
+    let f = v
+        .cast_to(&datafusion::arrow::datatypes::DataType::Float64)
+        .ok()?;
     match f {
         ScalarValue::Float64(Some(x)) if x.is_finite() => Some(x),
         _ => None,
@@ -105,7 +121,10 @@ fn literal(v: &ScalarValue) -> Option<f64> {
 fn combine(a: (f64, f64), op: Operator, b: (f64, f64)) -> Option<(f64, f64)> {
     let corners = |f: fn(f64, f64) -> f64| {
         let xs = [f(a.0, b.0), f(a.0, b.1), f(a.1, b.0), f(a.1, b.1)];
-        (xs.iter().copied().fold(f64::INFINITY, f64::min), xs.iter().copied().fold(f64::NEG_INFINITY, f64::max))
+        (
+            xs.iter().copied().fold(f64::INFINITY, f64::min),
+            xs.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        )
     };
     let out = match op {
         Operator::Plus => (a.0 + b.0, a.1 + b.1),

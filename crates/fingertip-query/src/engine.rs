@@ -42,7 +42,13 @@ pub struct QueryConfig {
 
 impl Default for QueryConfig {
     fn default() -> Self {
-        Self { default_delta: 1e-6, min_persons: 10, max_epsilon_per_query: 5.0, estimation_share: 0.2, threads: 0 }
+        Self {
+            default_delta: 1e-6,
+            min_persons: 10,
+            max_epsilon_per_query: 5.0,
+            estimation_share: 0.2,
+            threads: 0,
+        }
     }
 }
 
@@ -83,11 +89,34 @@ pub(crate) struct Split {
 }
 
 impl Engine {
-    pub fn new(data_dir: &Path, catalog: Catalog, config: QueryConfig, ledger: Ledger, scheme: EpochScheme) -> Self {
+    pub fn new(
+        data_dir: &Path,
+        catalog: Catalog,
+        config: QueryConfig,
+        ledger: Ledger,
+        scheme: EpochScheme,
+    ) -> Self {
         let mut domains = BTreeMap::new();
-        domains.insert(DomainColumn::EventType, catalog.event_types.keys().cloned().collect());
-        domains.insert(DomainColumn::Trigger, fingertip_model::Trigger::ALL.iter().map(|t| t.as_str().to_string()).collect());
-        Self { data_dir: data_dir.to_path_buf(), catalog, config, ledger, scheme, noise: Noise::OpenDp, domains }
+        domains.insert(
+            DomainColumn::EventType,
+            catalog.event_types.keys().cloned().collect(),
+        );
+        domains.insert(
+            DomainColumn::Trigger,
+            fingertip_model::Trigger::ALL
+                .iter()
+                .map(|t| t.as_str().to_string())
+                .collect(),
+        );
+        Self {
+            data_dir: data_dir.to_path_buf(),
+            catalog,
+            config,
+            ledger,
+            scheme,
+            noise: Noise::OpenDp,
+            domains,
+        }
     }
 
     /// Declares the values of `column` public (e.g. the registered apps, the configured org
@@ -111,7 +140,14 @@ impl Engine {
             if cells.len() * values.len() > MAX_PUBLIC_CELLS {
                 return None;
             }
-            cells = cells.iter().flat_map(|c| values.iter().map(move |v| [c.clone(), vec![v.clone()]].concat())).collect();
+            cells = cells
+                .iter()
+                .flat_map(|c| {
+                    values
+                        .iter()
+                        .map(move |v| [c.clone(), vec![v.clone()]].concat())
+                })
+                .collect();
         }
         Some(cells)
     }
@@ -138,46 +174,103 @@ impl Engine {
     /// Answers `request` for `principal`, charging the ledger first.
     pub async fn run(&self, principal: &str, request: &QueryRequest) -> Result<Answer, QueryError> {
         let delta = self.check_parameters(request)?;
-        let (ctx, dims) = lake::session(&self.data_dir, self.config.threads, &self.catalog).await.map_err(QueryError::engine)?;
+        let (ctx, dims) = lake::session(&self.data_dir, self.config.threads, &self.catalog)
+            .await
+            .map_err(QueryError::engine)?;
         let statement = guard::parse_single_query(&request.sql)?;
-        let plan = ctx.state().statement_to_plan(statement).await.map_err(|e| Refusal::new(code::PLAN_ERROR, plan_message(&e)))?;
+        let plan = ctx
+            .state()
+            .statement_to_plan(statement)
+            .await
+            .map_err(|e| Refusal::new(code::PLAN_ERROR, plan_message(&e)))?;
         let analyzed = guard::analyze(&plan, &dims)?;
         let quantities = Quantities::of(&analyzed.measures);
         let requested = output::requested_ranges(&analyzed, &quantities, &request.bounds)?;
-        let ranges = bounds::quantity_ranges(&quantities.list, &requested, self.catalog.max_duration_s())?;
+        let ranges =
+            bounds::quantity_ranges(&quantities.list, &requested, self.catalog.max_duration_s())?;
         let grouped = !analyzed.aggregate.group_expr.is_empty();
         let by_unit = analyzed.group_domains == [Some(DomainColumn::OrgUnit)];
-        let needs = estimate::Needs::of(grouped, by_unit, &quantities.list, &request.bounds, &requested);
+        let needs = estimate::Needs::of(
+            grouped,
+            by_unit,
+            &quantities.list,
+            &request.bounds,
+            &requested,
+        );
         let split = self.split(request.epsilon, needs.count(), quantities.list.len());
         let public = self.public_cells(&analyzed);
-        let delta = if grouped && public.is_none() { delta } else { 0.0 };
+        let delta = if grouped && public.is_none() {
+            delta
+        } else {
+            0.0
+        };
         let epochs = crate::epochs::charged_epochs(&self.data_dir, self.scheme, analyzed.time);
         let bounds_json = serde_json::to_string(&request.bounds).unwrap_or_default();
-        let print = fingerprint(&[&request.sql, &request.epsilon.to_string(), &delta.to_string(), &bounds_json]);
-        self.ledger.charge(Spend::new(principal, print, "events", epochs.clone(), request.epsilon, delta, &request.sql))?;
-        let run = Run { engine: self, ctx: &ctx, analyzed: &analyzed, quantities: &quantities, split, epsilon: request.epsilon, delta, epochs: &epochs, public };
+        let print = fingerprint(&[
+            &request.sql,
+            &request.epsilon.to_string(),
+            &delta.to_string(),
+            &bounds_json,
+        ]);
+        self.ledger.charge(Spend::new(
+            principal,
+            print,
+            "events",
+            epochs.clone(),
+            request.epsilon,
+            delta,
+            &request.sql,
+        ))?;
+        let run = Run {
+            engine: self,
+            ctx: &ctx,
+            analyzed: &analyzed,
+            quantities: &quantities,
+            split,
+            epsilon: request.epsilon,
+            delta,
+            epochs: &epochs,
+            public,
+        };
         let answer = run.execute(&request.bounds, &ranges, &needs).await?;
         Ok(answer)
     }
 
     fn check_parameters(&self, r: &QueryRequest) -> Result<f64, Refusal> {
-        if !(r.epsilon.is_finite() && r.epsilon > 0.0 && r.epsilon <= self.config.max_epsilon_per_query) {
+        if !(r.epsilon.is_finite()
+            && r.epsilon > 0.0
+            && r.epsilon <= self.config.max_epsilon_per_query)
+        {
             return Err(Refusal::new(
                 code::INVALID_PRIVACY_PARAMETERS,
-                format!("ε must be a number in (0, {}]", self.config.max_epsilon_per_query),
+                format!(
+                    "ε must be a number in (0, {}]",
+                    self.config.max_epsilon_per_query
+                ),
             ));
         }
         let delta = r.delta.unwrap_or(self.config.default_delta);
         if !(delta > 0.0 && delta < 1e-3) {
-            return Err(Refusal::new(code::INVALID_PRIVACY_PARAMETERS, "δ must be in (0, 0.001)"));
+            return Err(Refusal::new(
+                code::INVALID_PRIVACY_PARAMETERS,
+                "δ must be in (0, 0.001)",
+            ));
         }
         Ok(delta)
     }
 
     fn split(&self, epsilon: f64, estimates: usize, quantities: usize) -> Split {
-        let estimation = if estimates > 0 { epsilon * self.config.estimation_share } else { 0.0 };
+        let estimation = if estimates > 0 {
+            epsilon * self.config.estimation_share
+        } else {
+            0.0
+        };
         let rest = (epsilon - estimation) / (1 + quantities) as f64;
-        Split { estimate_each: estimation / estimates.max(1) as f64, persons: rest, quantity: rest }
+        Split {
+            estimate_each: estimation / estimates.max(1) as f64,
+            persons: rest,
+            quantity: rest,
+        }
     }
 }
 
@@ -195,15 +288,36 @@ pub(crate) struct Run<'a> {
 }
 
 impl Run<'_> {
-    async fn execute(&self, req: &BoundsRequest, ranges: &[Option<(f64, f64)>], needs: &estimate::Needs) -> Result<Answer, QueryError> {
+    async fn execute(
+        &self,
+        req: &BoundsRequest,
+        ranges: &[Option<(f64, f64)>],
+        needs: &estimate::Needs,
+    ) -> Result<Answer, QueryError> {
         let a = &self.analyzed.aggregate;
-        let person = stages::person_stage(&a.input, &a.group_expr, &self.quantities.list, self.epochs).map_err(QueryError::engine)?;
+        let person =
+            stages::person_stage(&a.input, &a.group_expr, &self.quantities.list, self.epochs)
+                .map_err(QueryError::engine)?;
         let person = self.materialize(person).await?;
         let resolved = estimate::resolve(self, &person, req, ranges, needs).await?;
         let stage_bounds = resolved.stage_bounds(&self.quantities.list);
-        let release = stages::release_stage(person, a.group_expr.len(), &self.quantities.list, &stage_bounds).map_err(QueryError::engine)?;
-        let batches = self.ctx.execute_logical_plan(release).await.map_err(QueryError::engine)?.collect().await.map_err(QueryError::engine)?;
-        let mut exact = release::read_exact(&batches, a.group_expr.len(), &self.quantities.list).map_err(QueryError::engine)?;
+        let release = stages::release_stage(
+            person,
+            a.group_expr.len(),
+            &self.quantities.list,
+            &stage_bounds,
+        )
+        .map_err(QueryError::engine)?;
+        let batches = self
+            .ctx
+            .execute_logical_plan(release)
+            .await
+            .map_err(QueryError::engine)?
+            .collect()
+            .await
+            .map_err(QueryError::engine)?;
+        let mut exact = release::read_exact(&batches, a.group_expr.len(), &self.quantities.list)
+            .map_err(QueryError::engine)?;
         if let Some(cells) = &self.public {
             exact = exact.align_to(cells);
         }
@@ -220,20 +334,39 @@ impl Run<'_> {
         };
         let noisy = release::apply(&exact, &self.quantities.list, &params)?;
         let released = output::released_rows(&noisy, self.analyzed, self.quantities, ranges);
-        let out = post::run(self.ctx, &self.analyzed.plan, a, &released.rows).await.map_err(QueryError::engine)?;
-        let budget = self.engine.ledger.status("events", self.epochs)?.epochs.into_iter().filter(|b| self.epochs.contains(&b.epoch)).collect();
-        Ok(output::answer(self, &out, &noisy, &released, &resolved, budget))
+        let out = post::run(self.ctx, &self.analyzed.plan, a, &released.rows)
+            .await
+            .map_err(QueryError::engine)?;
+        let budget = self
+            .engine
+            .ledger
+            .status("events", self.epochs)?
+            .epochs
+            .into_iter()
+            .filter(|b| self.epochs.contains(&b.epoch))
+            .collect();
+        Ok(output::answer(
+            self, &out, &noisy, &released, &resolved, budget,
+        ))
     }
 
     /// Runs a plan and keeps its (small) result in memory as a table.
     pub async fn materialize(&self, plan: LogicalPlan) -> Result<LogicalPlan, QueryError> {
-        let df = self.ctx.execute_logical_plan(plan).await.map_err(QueryError::engine)?;
+        let df = self
+            .ctx
+            .execute_logical_plan(plan)
+            .await
+            .map_err(QueryError::engine)?;
         let schema = Arc::new(df.schema().as_arrow().clone());
         let batches = df.collect().await.map_err(QueryError::engine)?;
         let table = MemTable::try_new(schema, vec![batches]).map_err(QueryError::engine)?;
-        LogicalPlanBuilder::scan("__ft_person_stage", provider_as_source(Arc::new(table)), None)
-            .and_then(LogicalPlanBuilder::build)
-            .map_err(QueryError::engine)
+        LogicalPlanBuilder::scan(
+            "__ft_person_stage",
+            provider_as_source(Arc::new(table)),
+            None,
+        )
+        .and_then(LogicalPlanBuilder::build)
+        .map_err(QueryError::engine)
     }
 
     pub fn engine_noise(&self) -> Noise {
@@ -244,6 +377,11 @@ impl Run<'_> {
 /// A planning error as a researcher should see it (no internal backtraces).
 fn plan_message(e: &datafusion::error::DataFusionError) -> String {
     let text = e.to_string();
-    let text = text.strip_prefix("Error during planning: ").unwrap_or(&text);
-    format!("the query could not be planned: {}", text.lines().next().unwrap_or(""))
+    let text = text
+        .strip_prefix("Error during planning: ")
+        .unwrap_or(&text);
+    format!(
+        "the query could not be planned: {}",
+        text.lines().next().unwrap_or("")
+    )
 }

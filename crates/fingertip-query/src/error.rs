@@ -50,10 +50,18 @@ impl QueryError {
     /// The HTTP status for this error.
     pub fn status(&self) -> u16 {
         match self {
-            Self::Refused(r) if matches!(r.code, "syntax_error" | "plan_error" | "multiple_statements") => 400,
+            Self::Refused(r)
+                if matches!(
+                    r.code,
+                    "syntax_error" | "plan_error" | "multiple_statements"
+                ) =>
+            {
+                400
+            }
             Self::Refused(_) => 422,
             Self::Budget(LedgerError::Insufficient { .. }) => 409,
-            Self::Budget(LedgerError::Invalid(_)) | Self::Privacy(DpError::InvalidParameters(_)) => 422,
+            Self::Budget(LedgerError::Invalid(_))
+            | Self::Privacy(DpError::InvalidParameters(_)) => 422,
             Self::Budget(_) => 503,
             Self::Privacy(_) | Self::Engine(_) => 500,
         }

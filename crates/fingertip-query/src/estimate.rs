@@ -36,8 +36,16 @@ pub struct Needs {
 impl Needs {
     /// `one_group_per_person`: the query is grouped by `org_unit` alone, where a person belongs
     /// to one group by construction of the data (staff work in one org unit).
-    pub fn of(grouped: bool, one_group_per_person: bool, quantities: &[Quantity], req: &BoundsRequest, requested: &[Option<(f64, f64)>]) -> Self {
-        let counts_rows = quantities.iter().any(|q| matches!(q, Quantity::Rows { .. } | Quantity::Values { .. }));
+    pub fn of(
+        grouped: bool,
+        one_group_per_person: bool,
+        quantities: &[Quantity],
+        req: &BoundsRequest,
+        requested: &[Option<(f64, f64)>],
+    ) -> Self {
+        let counts_rows = quantities
+            .iter()
+            .any(|q| matches!(q, Quantity::Rows { .. } | Quantity::Values { .. }));
         let totals = quantities
             .iter()
             .enumerate()
@@ -45,7 +53,11 @@ impl Needs {
             .map(|(i, _)| i)
             .collect();
         let groups = grouped && req.max_groups.is_none() && !one_group_per_person;
-        Self { groups, rows: counts_rows && req.max_rows.is_none(), totals }
+        Self {
+            groups,
+            rows: counts_rows && req.max_rows.is_none(),
+            totals,
+        }
     }
 
     /// Estimates to pay for, including the person count that calibrates them.
@@ -77,25 +89,46 @@ impl Resolved {
                 let (lo, hi) = self.ranges[i].unwrap_or((0.0, 0.0));
                 match (q, self.totals[i]) {
                     (Quantity::Rows { .. }, _) => (0.0, r),
-                    (Quantity::Total { .. }, Some(u)) => (if lo < 0.0 { -u } else { 0.0 }, if hi > 0.0 { u } else { 0.0 }),
+                    (Quantity::Total { .. }, Some(u)) => (
+                        if lo < 0.0 { -u } else { 0.0 },
+                        if hi > 0.0 { u } else { 0.0 },
+                    ),
                     (Quantity::Total { .. }, None) => (r * lo.min(0.0), r * hi.max(0.0)),
                     (Quantity::Values { .. }, _) => (lo, hi),
                 }
             })
             .collect();
-        StageBounds { max_groups: self.max_groups, max_rows: self.max_rows, ranges }
+        StageBounds {
+            max_groups: self.max_groups,
+            max_rows: self.max_rows,
+            ranges,
+        }
     }
 
     pub fn report(&self) -> ResolvedBounds {
-        ResolvedBounds { max_groups: self.max_groups, max_rows: self.max_rows, estimated: self.estimated.clone() }
+        ResolvedBounds {
+            max_groups: self.max_groups,
+            max_rows: self.max_rows,
+            estimated: self.estimated.clone(),
+        }
     }
 }
 
 /// Resolves every bound: requested, or estimated from the person stage.
-pub async fn resolve(run: &Run<'_>, person: &LogicalPlan, req: &BoundsRequest, ranges: &[Option<(f64, f64)>], needs: &Needs) -> Result<Resolved, QueryError> {
+pub async fn resolve(
+    run: &Run<'_>,
+    person: &LogicalPlan,
+    req: &BoundsRequest,
+    ranges: &[Option<(f64, f64)>],
+    needs: &Needs,
+) -> Result<Resolved, QueryError> {
     let grouped = !run.analyzed.aggregate.group_expr.is_empty();
     let mut out = Resolved {
-        max_groups: if grouped { req.max_groups.unwrap_or(1).clamp(1, MAX_GROUPS_CAP) } else { 1 },
+        max_groups: if grouped {
+            req.max_groups.unwrap_or(1).clamp(1, MAX_GROUPS_CAP)
+        } else {
+            1
+        },
         max_rows: req.max_rows.unwrap_or(1).clamp(1, MAX_ROWS_CAP),
         totals: vec![None; ranges.len()],
         ranges: ranges.to_vec(),
@@ -104,33 +137,63 @@ pub async fn resolve(run: &Run<'_>, person: &LogicalPlan, req: &BoundsRequest, r
     if needs.count() == 0 {
         return Ok(out);
     }
-    let plan = stages::estimation_stage(person.clone(), &run.quantities.list).map_err(QueryError::engine)?;
-    let batches = run.ctx.execute_logical_plan(plan).await.map_err(QueryError::engine)?.collect().await.map_err(QueryError::engine)?;
+    let plan = stages::estimation_stage(person.clone(), &run.quantities.list)
+        .map_err(QueryError::engine)?;
+    let batches = run
+        .ctx
+        .execute_logical_plan(plan)
+        .await
+        .map_err(QueryError::engine)?
+        .collect()
+        .await
+        .map_err(QueryError::engine)?;
     let eps = run.split.estimate_each;
     let noise = run.engine_noise();
-    let groups: Vec<i64> = column_f64(&batches, "__groups").into_iter().map(|v| v as i64).collect();
+    let groups: Vec<i64> = column_f64(&batches, "__groups")
+        .into_iter()
+        .map(|v| v as i64)
+        .collect();
     let n = laplace(noise, &[groups.len() as i64], 1, 1, eps)?.values[0];
     // A step up the grid must also be worth about one noise scale, or small budgets overshoot.
-    let step = ((n as f64 * STEP_SHARE).round() as i64).max((2.0 / eps).ceil() as i64).max(1);
+    let step = ((n as f64 * STEP_SHARE).round() as i64)
+        .max((2.0 / eps).ceil() as i64)
+        .max(1);
     if needs.groups {
-        out.max_groups = upper_bound(noise, &groups, &bounds::group_candidates(MAX_GROUPS_CAP), step, eps)?.max(1) as u32;
+        out.max_groups = upper_bound(
+            noise,
+            &groups,
+            &bounds::group_candidates(MAX_GROUPS_CAP),
+            step,
+            eps,
+        )?
+        .max(1) as u32;
         out.estimated.push("max_groups".into());
     }
     if needs.rows {
         let rows = per_person_rows(&batches, &run.quantities.list);
-        out.max_rows = upper_bound(noise, &rows, &bounds::row_candidates(), step, eps)?.max(1) as u32;
+        out.max_rows =
+            upper_bound(noise, &rows, &bounds::row_candidates(), step, eps)?.max(1) as u32;
         out.estimated.push("max_rows".into());
     }
     for &i in &needs.totals {
         let (lo, hi) = ranges[i].unwrap_or((0.0, 1.0));
         let scale = lo.abs().max(hi.abs()).max(1e-9);
         let unit = scale / 64.0;
-        let values: Vec<i64> = column_f64(&batches, &quantity_col(i)).into_iter().map(|v| (v / unit).round() as i64).collect();
-        let mut candidates: Vec<i64> = bounds::geometric(scale / 65536.0, scale * 1e5).into_iter().map(|c| (c / unit).round() as i64).collect();
+        let values: Vec<i64> = column_f64(&batches, &quantity_col(i))
+            .into_iter()
+            .map(|v| (v / unit).round() as i64)
+            .collect();
+        let mut candidates: Vec<i64> = bounds::geometric(scale / 65536.0, scale * 1e5)
+            .into_iter()
+            .map(|c| (c / unit).round() as i64)
+            .collect();
         candidates.dedup();
         let chosen = upper_bound(noise, &values, &candidates, step, eps)?;
         out.totals[i] = Some((chosen as f64 * unit).max(unit));
-        out.estimated.push(format!("contribution bound of {}", describe(&run.quantities.list[i])));
+        out.estimated.push(format!(
+            "contribution bound of {}",
+            describe(&run.quantities.list[i])
+        ));
     }
     Ok(out)
 }
@@ -145,8 +208,12 @@ fn describe(q: &Quantity) -> String {
 fn column_f64(batches: &[RecordBatch], name: &str) -> Vec<f64> {
     let mut out = Vec::new();
     for b in batches {
-        let Some(c) = b.column_by_name(name) else { continue };
-        let Ok(f) = datafusion::arrow::compute::cast(c, &DataType::Float64) else { continue };
+        let Some(c) = b.column_by_name(name) else {
+            continue;
+        };
+        let Ok(f) = datafusion::arrow::compute::cast(c, &DataType::Float64) else {
+            continue;
+        };
         let f = f.as_primitive::<Float64Type>();
         out.extend((0..f.len()).map(|i| if f.is_null(i) { 0.0 } else { f.value(i) }));
     }
@@ -162,5 +229,7 @@ fn per_person_rows(batches: &[RecordBatch], quantities: &[Quantity]) -> Vec<i64>
         .map(|(i, _)| column_f64(batches, &quantity_col(i)))
         .collect();
     let persons = columns.first().map_or(0, Vec::len);
-    (0..persons).map(|p| columns.iter().map(|c| c[p]).fold(0.0, f64::max) as i64).collect()
+    (0..persons)
+        .map(|p| columns.iter().map(|c| c[p]).fold(0.0, f64::max) as i64)
+        .collect()
 }

@@ -16,7 +16,9 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::ScalarValue;
 use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::prelude::{CsvReadOptions, SessionConfig, SessionContext};
 use fingertip_model::Catalog;
@@ -35,19 +37,35 @@ pub struct Dimension {
 /// coming from the partition path.
 pub fn file_schema() -> SchemaRef {
     let stored = fingertip_model::event_schema();
-    let fields: Vec<Field> = stored.fields().iter().filter(|f| f.name() != "app_id").map(|f| f.as_ref().clone()).collect();
+    let fields: Vec<Field> = stored
+        .fields()
+        .iter()
+        .filter(|f| f.name() != "app_id")
+        .map(|f| f.as_ref().clone())
+        .collect();
     Arc::new(Schema::new(fields))
 }
 
 /// A DataFusion session over the lake of `data_dir`, with `threads` partitions (0: all cores).
-pub async fn session(data_dir: &Path, threads: usize, catalog: &Catalog) -> Result<(SessionContext, Vec<Dimension>)> {
+pub async fn session(
+    data_dir: &Path,
+    threads: usize,
+    catalog: &Catalog,
+) -> Result<(SessionContext, Vec<Dimension>)> {
     session_named(data_dir, threads, catalog, EVENTS).await
 }
 
 /// Like [`session`], registering the lake under `events_name` (pipelines put a filtered view
 /// named `events` over it).
-pub async fn session_named(data_dir: &Path, threads: usize, catalog: &Catalog, events_name: &str) -> Result<(SessionContext, Vec<Dimension>)> {
-    let mut config = SessionConfig::new().with_information_schema(false).with_create_default_catalog_and_schema(true);
+pub async fn session_named(
+    data_dir: &Path,
+    threads: usize,
+    catalog: &Catalog,
+    events_name: &str,
+) -> Result<(SessionContext, Vec<Dimension>)> {
+    let mut config = SessionConfig::new()
+        .with_information_schema(false)
+        .with_create_default_catalog_and_schema(true);
     if threads > 0 {
         config = config.with_target_partitions(threads);
     }
@@ -63,8 +81,13 @@ fn register_events(ctx: &SessionContext, dir: &Path, name: &str) -> Result<()> {
     let url = ListingTableUrl::parse(format!("{}/", dir.canonicalize()?.display()))?;
     let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
         .with_file_extension(".parquet")
-        .with_table_partition_cols(vec![("date".into(), DataType::Utf8), ("app_id".into(), DataType::Utf8)]);
-    let config = ListingTableConfig::new(url).with_listing_options(options).with_schema(file_schema());
+        .with_table_partition_cols(vec![
+            ("date".into(), DataType::Utf8),
+            ("app_id".into(), DataType::Utf8),
+        ]);
+    let config = ListingTableConfig::new(url)
+        .with_listing_options(options)
+        .with_schema(file_schema());
     ctx.register_table(name, Arc::new(ListingTable::try_new(config)?))?;
     Ok(())
 }
@@ -79,20 +102,38 @@ fn register_catalog(ctx: &SessionContext, catalog: &Catalog) -> Result<Dimension
     ]));
     let columns: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from_iter_values(types.iter())),
-        Arc::new(StringArray::from_iter_values(catalog.event_types.values().map(|s| s.category.as_str()))),
-        Arc::new(Float64Array::from_iter_values(catalog.event_types.values().map(|s| s.max_duration_s))),
+        Arc::new(StringArray::from_iter_values(
+            catalog.event_types.values().map(|s| s.category.as_str()),
+        )),
+        Arc::new(Float64Array::from_iter_values(
+            catalog.event_types.values().map(|s| s.max_duration_s),
+        )),
     ];
     let batch = RecordBatch::try_new(schema.clone(), columns)?;
-    ctx.register_table("event_catalog", Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))?;
-    Ok(Dimension { name: "event_catalog".into(), key: "event_type".into() })
+    ctx.register_table(
+        "event_catalog",
+        Arc::new(MemTable::try_new(schema, vec![vec![batch]])?),
+    )?;
+    Ok(Dimension {
+        name: "event_catalog".into(),
+        key: "event_type".into(),
+    })
 }
 
 async fn register_dimension_dir(ctx: &SessionContext, dir: &Path) -> Result<Vec<Dimension>> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(Vec::new()) };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(Vec::new());
+    };
     let mut files: BTreeMap<String, std::path::PathBuf> = BTreeMap::new();
     for entry in entries.flatten() {
         let path = entry.path();
-        let Some(name) = path.file_stem().and_then(|s| s.to_str()).filter(|_| path.extension().is_some_and(|e| e == "csv")) else { continue };
+        let Some(name) = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .filter(|_| path.extension().is_some_and(|e| e == "csv"))
+        else {
+            continue;
+        };
         if fingertip_model::is_code(name, 64) && name != EVENTS && name != "event_catalog" {
             files.insert(name.to_ascii_lowercase().replace(['-', '.'], "_"), path);
         }
@@ -104,9 +145,17 @@ async fn register_dimension_dir(ctx: &SessionContext, dir: &Path) -> Result<Vec<
     Ok(dims)
 }
 
-async fn register_csv_dimension(ctx: &SessionContext, name: &str, path: &Path) -> Result<Dimension> {
-    let path_str = path.to_str().ok_or_else(|| DataFusionError::Plan("dimension path is not UTF-8".into()))?;
-    let df = ctx.read_csv(path_str, CsvReadOptions::new().has_header(true)).await?;
+async fn register_csv_dimension(
+    ctx: &SessionContext,
+    name: &str,
+    path: &Path,
+) -> Result<Dimension> {
+    let path_str = path
+        .to_str()
+        .ok_or_else(|| DataFusionError::Plan("dimension path is not UTF-8".into()))?;
+    let df = ctx
+        .read_csv(path_str, CsvReadOptions::new().has_header(true))
+        .await?;
     let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
     let batches = df.collect().await?;
     let key = schema.field(0).name().clone();
@@ -123,5 +172,8 @@ async fn register_csv_dimension(ctx: &SessionContext, name: &str, path: &Path) -
         }
     }
     ctx.register_table(name, Arc::new(MemTable::try_new(schema, vec![batches])?))?;
-    Ok(Dimension { name: name.into(), key })
+    Ok(Dimension {
+        name: name.into(),
+        key,
+    })
 }

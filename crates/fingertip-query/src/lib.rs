@@ -26,7 +26,7 @@ pub mod stages;
 pub use answer::{Answer, ColumnMeta};
 pub use bounds::{BoundsRequest, ResolvedBounds};
 pub use engine::{Engine, QueryConfig, QueryRequest};
-pub use guard::DomainColumn;
 pub use epochs::{charged_epochs, known_epochs};
 pub use error::QueryError;
+pub use guard::DomainColumn;
 pub use refusal::{Refusal, code};

@@ -26,7 +26,11 @@ pub struct Released {
 /// above the aggregate gives it).
 fn measure_names(analyzed: &Analyzed) -> Vec<Vec<String>> {
     let groups = analyzed.aggregate.group_expr.len();
-    let mut names: Vec<Vec<String>> = analyzed.measures.iter().map(|m| vec![m.name.clone()]).collect();
+    let mut names: Vec<Vec<String>> = analyzed
+        .measures
+        .iter()
+        .map(|m| vec![m.name.clone()])
+        .collect();
     let mut node = &analyzed.plan;
     while !matches!(node, LogicalPlan::Aggregate(_)) {
         for (i, field) in node.schema().fields().iter().enumerate() {
@@ -44,11 +48,23 @@ fn measure_names(analyzed: &Analyzed) -> Vec<Vec<String>> {
 
 fn trace_original(plan: &LogicalPlan, i: usize, groups: usize) -> Source {
     match plan {
-        LogicalPlan::Aggregate(_) => if i < groups { Source::GroupKey(i) } else { Source::Measure(i - groups) },
-        LogicalPlan::Projection(p) => match p.expr.get(i).map(|e| e.clone().unalias_nested().data) {
-            Some(Expr::Column(c)) => p.input.schema().index_of_column(&c).map_or(Source::Derived, |j| trace_original(&p.input, j, groups)),
-            _ => Source::Derived,
-        },
+        LogicalPlan::Aggregate(_) => {
+            if i < groups {
+                Source::GroupKey(i)
+            } else {
+                Source::Measure(i - groups)
+            }
+        }
+        LogicalPlan::Projection(p) => {
+            match p.expr.get(i).map(|e| e.clone().unalias_nested().data) {
+                Some(Expr::Column(c)) => p
+                    .input
+                    .schema()
+                    .index_of_column(&c)
+                    .map_or(Source::Derived, |j| trace_original(&p.input, j, groups)),
+                _ => Source::Derived,
+            }
+        }
         other => match other.inputs().as_slice() {
             [input] => trace_original(input, i, groups),
             _ => Source::Derived,
@@ -57,15 +73,25 @@ fn trace_original(plan: &LogicalPlan, i: usize, groups: usize) -> Source {
 }
 
 /// The row value range requested for each quantity (through the measures that use it).
-pub fn requested_ranges(analyzed: &Analyzed, quantities: &Quantities, req: &BoundsRequest) -> Result<Vec<Option<(f64, f64)>>, Refusal> {
+pub fn requested_ranges(
+    analyzed: &Analyzed,
+    quantities: &Quantities,
+    req: &BoundsRequest,
+) -> Result<Vec<Option<(f64, f64)>>, Refusal> {
     let names = measure_names(analyzed);
     let mut out = vec![None; quantities.list.len()];
     for (column, [lo, hi]) in &req.columns {
         let Some(m) = names.iter().position(|n| n.contains(column)) else {
-            refuse!(code::INVALID_BOUNDS, "bounds name `{column}`, which is not an aggregated output column of the query");
+            refuse!(
+                code::INVALID_BOUNDS,
+                "bounds name `{column}`, which is not an aggregated output column of the query"
+            );
         };
         if !(lo.is_finite() && hi.is_finite() && lo <= hi) {
-            refuse!(code::INVALID_BOUNDS, "bounds of `{column}` must be finite with lower ≤ upper");
+            refuse!(
+                code::INVALID_BOUNDS,
+                "bounds of `{column}` must be finite with lower ≤ upper"
+            );
         }
         if let (Some(q), _) = quantities.of_measure[m] {
             out[q] = Some((*lo, *hi));
@@ -75,7 +101,12 @@ pub fn requested_ranges(analyzed: &Analyzed, quantities: &Quantities, req: &Boun
 }
 
 /// Measure values and intervals of every released group.
-pub fn released_rows(noisy: &Noisy, analyzed: &Analyzed, quantities: &Quantities, ranges: &[Option<(f64, f64)>]) -> Released {
+pub fn released_rows(
+    noisy: &Noisy,
+    analyzed: &Analyzed,
+    quantities: &Quantities,
+    ranges: &[Option<(f64, f64)>],
+) -> Released {
     let mut out = Released::default();
     let hw = |i: usize| noisy.quantities[i].half_width.unwrap_or(0.0);
     for g in &noisy.groups {
@@ -96,7 +127,14 @@ pub fn released_rows(noisy: &Noisy, analyzed: &Analyzed, quantities: &Quantities
                     let v = g.quantities[*q];
                     (Some(v), Some((v - hw(*q), v + hw(*q))))
                 }
-                (MeasureKind::Avg, Some(s), Some(c)) => average(g.quantities[*s], g.quantities[*c], noisy, *s, *c, ranges[*s]),
+                (MeasureKind::Avg, Some(s), Some(c)) => average(
+                    g.quantities[*s],
+                    g.quantities[*c],
+                    noisy,
+                    *s,
+                    *c,
+                    ranges[*s],
+                ),
                 (MeasureKind::Quantile(_), Some(q), _) => (Some(g.quantities[*q]), None),
                 _ => (None, None),
             };
@@ -111,22 +149,46 @@ pub fn released_rows(noisy: &Noisy, analyzed: &Analyzed, quantities: &Quantities
 }
 
 /// Noisy sum / noisy count, and an interval that holds with ≥ 95% (each part at 97.5%).
-fn average(sum: f64, count: f64, noisy: &Noisy, s: usize, c: usize, range: Option<(f64, f64)>) -> (Option<f64>, Option<(f64, f64)>) {
+fn average(
+    sum: f64,
+    count: f64,
+    noisy: &Noisy,
+    s: usize,
+    c: usize,
+    range: Option<(f64, f64)>,
+) -> (Option<f64>, Option<(f64, f64)>) {
     let (lo, hi) = range.unwrap_or((f64::NEG_INFINITY, f64::INFINITY));
     if count < 1.0 {
         return (None, Some((lo, hi)));
     }
     let half = |i: usize| {
         let n = &noisy.quantities[i];
-        let unit = if n.scale > 0.0 { n.scale / n.scale_int } else { 1.0 };
+        let unit = if n.scale > 0.0 {
+            n.scale / n.scale_int
+        } else {
+            1.0
+        };
         ci_half_width(n.scale_int, 0.025) as f64 * unit
     };
     let (hs, hc) = (half(s), half(c));
     let value = (sum / count).clamp(lo, hi);
     let ci = if count - hc >= 1.0 {
-        let corners = [(sum - hs) / (count - hc), (sum - hs) / (count + hc), (sum + hs) / (count - hc), (sum + hs) / (count + hc)];
-        let a = corners.iter().copied().fold(f64::INFINITY, f64::min).max(lo);
-        let b = corners.iter().copied().fold(f64::NEG_INFINITY, f64::max).min(hi);
+        let corners = [
+            (sum - hs) / (count - hc),
+            (sum - hs) / (count + hc),
+            (sum + hs) / (count - hc),
+            (sum + hs) / (count + hc),
+        ];
+        let a = corners
+            .iter()
+            .copied()
+            .fold(f64::INFINITY, f64::min)
+            .max(lo);
+        let b = corners
+            .iter()
+            .copied()
+            .fold(f64::NEG_INFINITY, f64::max)
+            .min(hi);
         (a, b)
     } else {
         (lo, hi)
@@ -135,8 +197,21 @@ fn average(sum: f64, count: f64, noisy: &Noisy, s: usize, c: usize, range: Optio
 }
 
 /// Builds the answer.
-pub fn answer(run: &Run<'_>, output: &Output, noisy: &Noisy, released: &Released, resolved: &Resolved, budget: Vec<EpochBudget>) -> Answer {
-    let columns: Vec<ColumnMeta> = output.schema.fields().iter().zip(&output.sources).map(|(f, s)| column_meta(run, f.name(), *s, noisy, resolved)).collect();
+pub fn answer(
+    run: &Run<'_>,
+    output: &Output,
+    noisy: &Noisy,
+    released: &Released,
+    resolved: &Resolved,
+    budget: Vec<EpochBudget>,
+) -> Answer {
+    let columns: Vec<ColumnMeta> = output
+        .schema
+        .fields()
+        .iter()
+        .zip(&output.sources)
+        .map(|(f, s)| column_meta(run, f.name(), *s, noisy, resolved))
+        .collect();
     let mut rows = Vec::new();
     let mut intervals = Vec::new();
     let mut seen = 0;
@@ -147,7 +222,10 @@ pub fn answer(run: &Run<'_>, output: &Output, noisy: &Noisy, released: &Released
             let mut row = Map::new();
             let mut ci = Map::new();
             for (i, meta) in columns.iter().enumerate() {
-                row.insert(meta.name.clone(), post::cell_json(batch.column(i).as_ref(), r));
+                row.insert(
+                    meta.name.clone(),
+                    post::cell_json(batch.column(i).as_ref(), r),
+                );
                 if let Source::Measure(m) = output.sources[i]
                     && let Some(Some((a, b))) = released.intervals.get(id).and_then(|v| v.get(m))
                 {
@@ -174,10 +252,23 @@ pub fn answer(run: &Run<'_>, output: &Output, noisy: &Noisy, released: &Released
     }
 }
 
-fn column_meta(run: &Run<'_>, name: &str, source: Source, noisy: &Noisy, resolved: &Resolved) -> ColumnMeta {
-    let base = ColumnMeta { name: name.to_string(), ..Default::default() };
+fn column_meta(
+    run: &Run<'_>,
+    name: &str,
+    source: Source,
+    noisy: &Noisy,
+    resolved: &Resolved,
+) -> ColumnMeta {
+    let base = ColumnMeta {
+        name: name.to_string(),
+        ..Default::default()
+    };
     let Source::Measure(m) = source else {
-        let kind = if matches!(source, Source::GroupKey(_)) { "group_key" } else { "derived" };
+        let kind = if matches!(source, Source::GroupKey(_)) {
+            "group_key"
+        } else {
+            "derived"
+        };
         let note = (kind == "derived").then(|| "computed from noisy values; see the columns it is computed from for their intervals".to_string());
         return ColumnMeta { kind, note, ..base };
     };
@@ -197,7 +288,11 @@ fn column_meta(run: &Run<'_>, name: &str, source: Source, noisy: &Noisy, resolve
             ..base
         },
         MeasureKind::Count | MeasureKind::Sum => ColumnMeta {
-            kind: if measure.kind == MeasureKind::Count { "count" } else { "sum" },
+            kind: if measure.kind == MeasureKind::Count {
+                "count"
+            } else {
+                "sum"
+            },
             mechanism: q.map(|q| q.mechanism),
             epsilon: q.map(|q| q.epsilon),
             noise_scale: q.map(|q| q.scale),
@@ -222,7 +317,9 @@ fn column_meta(run: &Run<'_>, name: &str, source: Source, noisy: &Noisy, resolve
             epsilon: q.map(|q| q.epsilon),
             noise_scale: q.map(|q| q.scale),
             value_range: range,
-            note: Some(format!("the {alpha} quantile, chosen by the exponential mechanism among 257 candidates in the value range; no interval")),
+            note: Some(format!(
+                "the {alpha} quantile, chosen by the exponential mechanism among 257 candidates in the value range; no interval"
+            )),
             ..base
         },
     }

@@ -43,11 +43,25 @@ pub struct Output {
 }
 
 /// Runs the part of `plan` above `aggregate` on `released`.
-pub async fn run(ctx: &SessionContext, plan: &LogicalPlan, aggregate: &Aggregate, released: &ReleasedRows) -> Result<Output> {
+pub async fn run(
+    ctx: &SessionContext,
+    plan: &LogicalPlan,
+    aggregate: &Aggregate,
+    released: &ReleasedRows,
+) -> Result<Output> {
     let replacement = release_table(aggregate, released)?;
     let rebuilt = rebuild(plan, &replacement)?;
     let width = rebuilt.schema().fields().len() - 1;
-    let sources = (0..width).map(|i| trace(&rebuilt, i, aggregate.group_expr.len(), aggregate.aggr_expr.len())).collect();
+    let sources = (0..width)
+        .map(|i| {
+            trace(
+                &rebuilt,
+                i,
+                aggregate.group_expr.len(),
+                aggregate.aggr_expr.len(),
+            )
+        })
+        .collect();
     let batches = ctx.execute_logical_plan(rebuilt).await?.collect().await?;
     let mut row_ids = Vec::new();
     let mut out = Vec::with_capacity(batches.len());
@@ -63,11 +77,20 @@ pub async fn run(ctx: &SessionContext, plan: &LogicalPlan, aggregate: &Aggregate
         Some(s) => s,
         None => Arc::new(Schema::new(rebuilt_fields(plan))),
     };
-    Ok(Output { schema, batches: out, sources, row_ids })
+    Ok(Output {
+        schema,
+        batches: out,
+        sources,
+        row_ids,
+    })
 }
 
 fn rebuilt_fields(plan: &LogicalPlan) -> Vec<Field> {
-    plan.schema().fields().iter().map(|f| f.as_ref().clone()).collect()
+    plan.schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect()
 }
 
 /// A scan of the noisy values, projected to the aggregate's exact schema plus the row id.
@@ -80,25 +103,39 @@ fn release_table(aggregate: &Aggregate, released: &ReleasedRows) -> Result<Logic
         let name = format!("c{i}");
         let values: Vec<ScalarValue> = (0..released.keys.len())
             .map(|row| {
-                let v = if i < groups { released.keys[row][i].clone() } else { ScalarValue::Float64(released.values[row][i - groups]) };
+                let v = if i < groups {
+                    released.keys[row][i].clone()
+                } else {
+                    ScalarValue::Float64(released.values[row][i - groups])
+                };
                 cast_value(v, field.data_type())
             })
             .collect::<Result<_>>()?;
-        columns.push(if values.is_empty() { datafusion::arrow::array::new_empty_array(field.data_type()) } else { ScalarValue::iter_to_array(values)? });
+        columns.push(if values.is_empty() {
+            datafusion::arrow::array::new_empty_array(field.data_type())
+        } else {
+            ScalarValue::iter_to_array(values)?
+        });
         fields.push(Field::new(name, field.data_type().clone(), true));
     }
     fields.push(Field::new(ROW, DataType::UInt64, false));
-    columns.push(Arc::new(UInt64Array::from_iter_values(0..released.keys.len() as u64)));
+    columns.push(Arc::new(UInt64Array::from_iter_values(
+        0..released.keys.len() as u64,
+    )));
     let schema = Arc::new(Schema::new(fields));
     let batch = RecordBatch::try_new(schema.clone(), columns)?;
     let table = MemTable::try_new(schema, vec![vec![batch]])?;
     let mut exprs: Vec<Expr> = out
         .iter()
         .enumerate()
-        .map(|(i, (q, f))| col(Column::new(None::<&str>, format!("c{i}"))).alias_qualified(q.cloned(), f.name()))
+        .map(|(i, (q, f))| {
+            col(Column::new(None::<&str>, format!("c{i}"))).alias_qualified(q.cloned(), f.name())
+        })
         .collect();
     exprs.push(col(ROW));
-    LogicalPlanBuilder::scan(RELEASE, provider_as_source(Arc::new(table)), None)?.project(exprs)?.build()
+    LogicalPlanBuilder::scan(RELEASE, provider_as_source(Arc::new(table)), None)?
+        .project(exprs)?
+        .build()
 }
 
 fn cast_value(v: ScalarValue, to: &DataType) -> Result<ScalarValue> {
@@ -106,7 +143,9 @@ fn cast_value(v: ScalarValue, to: &DataType) -> Result<ScalarValue> {
         return Ok(v);
     }
     match (&v, to) {
-        (ScalarValue::Float64(Some(x)), t) if t.is_integer() => ScalarValue::Int64(Some(x.round() as i64)).cast_to(t),
+        (ScalarValue::Float64(Some(x)), t) if t.is_integer() => {
+            ScalarValue::Int64(Some(x.round() as i64)).cast_to(t)
+        }
         _ => v.cast_to(to),
     }
 }
@@ -117,7 +156,11 @@ fn rebuild(plan: &LogicalPlan, replacement: &LogicalPlan) -> Result<LogicalPlan>
         return Ok(replacement.clone());
     }
     let inputs = plan.inputs();
-    let [input] = inputs.as_slice() else { return Err(DataFusionError::Plan("unexpected post-processing plan".into())) };
+    let [input] = inputs.as_slice() else {
+        return Err(DataFusionError::Plan(
+            "unexpected post-processing plan".into(),
+        ));
+    };
     let input = rebuild(input, replacement)?;
     let mut exprs = plan.expressions();
     if let LogicalPlan::Projection(_) = plan {
@@ -135,12 +178,16 @@ fn trace(plan: &LogicalPlan, i: usize, groups: usize, measures: usize) -> Source
             i if i < groups + measures => Source::Measure(i - groups),
             _ => Source::Derived,
         },
-        LogicalPlan::Projection(p) => match p.expr.get(i).map(|e| e.clone().unalias_nested().data) {
-            Some(Expr::Column(c)) => {
-                p.input.schema().index_of_column(&c).map_or(Source::Derived, |j| trace(&p.input, j, groups, measures))
+        LogicalPlan::Projection(p) => {
+            match p.expr.get(i).map(|e| e.clone().unalias_nested().data) {
+                Some(Expr::Column(c)) => p
+                    .input
+                    .schema()
+                    .index_of_column(&c)
+                    .map_or(Source::Derived, |j| trace(&p.input, j, groups, measures)),
+                _ => Source::Derived,
             }
-            _ => Source::Derived,
-        },
+        }
         other => match other.inputs().as_slice() {
             [input] => trace(input, i, groups, measures),
             _ => Source::Derived,
@@ -151,7 +198,9 @@ fn trace(plan: &LogicalPlan, i: usize, groups: usize, measures: usize) -> Source
 /// A cell as JSON: numbers, strings, RFC 3339 timestamps, null.
 pub fn cell_json(array: &dyn Array, row: usize) -> serde_json::Value {
     use serde_json::{Value, json};
-    let Ok(v) = ScalarValue::try_from_array(array, row) else { return Value::Null };
+    let Ok(v) = ScalarValue::try_from_array(array, row) else {
+        return Value::Null;
+    };
     if v.is_null() {
         return Value::Null;
     }
@@ -167,11 +216,21 @@ pub fn cell_json(array: &dyn Array, row: usize) -> serde_json::Value {
         ScalarValue::UInt64(Some(x)) => json!(x),
         ScalarValue::Float32(Some(x)) => json!(x),
         ScalarValue::Float64(Some(x)) => json!(x),
-        ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => json!(s),
-        ScalarValue::TimestampMillisecond(Some(ms), _) => json!(fingertip_model::format_rfc3339_ms(ms)),
-        ScalarValue::TimestampMicrosecond(Some(us), _) => json!(fingertip_model::format_rfc3339_ms(us.div_euclid(1000))),
-        ScalarValue::TimestampNanosecond(Some(ns), _) => json!(fingertip_model::format_rfc3339_ms(ns.div_euclid(1_000_000))),
-        ScalarValue::TimestampSecond(Some(s), _) => json!(fingertip_model::format_rfc3339_ms(s * 1000)),
+        ScalarValue::Utf8(Some(s))
+        | ScalarValue::LargeUtf8(Some(s))
+        | ScalarValue::Utf8View(Some(s)) => json!(s),
+        ScalarValue::TimestampMillisecond(Some(ms), _) => {
+            json!(fingertip_model::format_rfc3339_ms(ms))
+        }
+        ScalarValue::TimestampMicrosecond(Some(us), _) => {
+            json!(fingertip_model::format_rfc3339_ms(us.div_euclid(1000)))
+        }
+        ScalarValue::TimestampNanosecond(Some(ns), _) => {
+            json!(fingertip_model::format_rfc3339_ms(ns.div_euclid(1_000_000)))
+        }
+        ScalarValue::TimestampSecond(Some(s), _) => {
+            json!(fingertip_model::format_rfc3339_ms(s * 1000))
+        }
         other => json!(other.to_string()),
     }
 }

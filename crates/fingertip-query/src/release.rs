@@ -19,15 +19,30 @@ pub struct Exact {
 }
 
 /// Reads release-stage batches (`__g*`, `__persons`, `__q*`).
-pub fn read_exact(batches: &[RecordBatch], groups: usize, quantities: &[Quantity]) -> Result<Exact, datafusion::error::DataFusionError> {
-    let mut out = Exact { totals: vec![Vec::new(); quantities.len()], lists: vec![Vec::new(); quantities.len()], ..Default::default() };
+pub fn read_exact(
+    batches: &[RecordBatch],
+    groups: usize,
+    quantities: &[Quantity],
+) -> Result<Exact, datafusion::error::DataFusionError> {
+    let mut out = Exact {
+        totals: vec![Vec::new(); quantities.len()],
+        lists: vec![Vec::new(); quantities.len()],
+        ..Default::default()
+    };
     for b in batches {
-        let column = |name: &str| b.column_by_name(name).cloned().ok_or_else(|| datafusion::error::DataFusionError::Internal(format!("missing {name}")));
+        let column = |name: &str| {
+            b.column_by_name(name).cloned().ok_or_else(|| {
+                datafusion::error::DataFusionError::Internal(format!("missing {name}"))
+            })
+        };
         let persons = column(PERSONS)?;
         for row in 0..b.num_rows() {
-            let keys = (0..groups).map(|g| ScalarValue::try_from_array(&column(&group_col(g))?, row)).collect::<Result<_, _>>()?;
+            let keys = (0..groups)
+                .map(|g| ScalarValue::try_from_array(&column(&group_col(g))?, row))
+                .collect::<Result<_, _>>()?;
             out.keys.push(keys);
-            out.persons.push(persons.as_primitive::<Int64Type>().value(row));
+            out.persons
+                .push(persons.as_primitive::<Int64Type>().value(row));
         }
         for (i, q) in quantities.iter().enumerate() {
             let c = column(&quantity_col(i))?;
@@ -35,14 +50,20 @@ pub fn read_exact(batches: &[RecordBatch], groups: usize, quantities: &[Quantity
                 Quantity::Values { .. } => {
                     let lists = c.as_list::<i32>();
                     for row in 0..b.num_rows() {
-                        let vals = if lists.is_null(row) { Vec::new() } else { floats(&lists.value(row)) };
+                        let vals = if lists.is_null(row) {
+                            Vec::new()
+                        } else {
+                            floats(&lists.value(row))
+                        };
                         out.lists[i].push(vals);
                     }
                 }
                 _ => {
                     let f = datafusion::arrow::compute::cast(&c, &DataType::Float64)?;
                     let f = f.as_primitive::<Float64Type>();
-                    out.totals[i].extend((0..b.num_rows()).map(|r| if f.is_null(r) { 0.0 } else { f.value(r) }));
+                    out.totals[i].extend(
+                        (0..b.num_rows()).map(|r| if f.is_null(r) { 0.0 } else { f.value(r) }),
+                    );
                 }
             }
         }
@@ -62,15 +83,36 @@ impl Exact {
     /// zeros, groups outside the domain are dropped.
     pub fn align_to(&self, cells: &[Vec<String>]) -> Exact {
         let key = |k: &[ScalarValue]| k.iter().map(|v| v.to_string()).collect::<Vec<_>>();
-        let index: std::collections::HashMap<Vec<String>, usize> = self.keys.iter().enumerate().map(|(i, k)| (key(k), i)).collect();
-        let mut out = Exact { totals: vec![Vec::new(); self.totals.len()], lists: vec![Vec::new(); self.lists.len()], ..Default::default() };
+        let index: std::collections::HashMap<Vec<String>, usize> = self
+            .keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (key(k), i))
+            .collect();
+        let mut out = Exact {
+            totals: vec![Vec::new(); self.totals.len()],
+            lists: vec![Vec::new(); self.lists.len()],
+            ..Default::default()
+        };
         for cell in cells {
             let found = index.get(cell).copied();
-            out.keys.push(cell.iter().map(|v| ScalarValue::Utf8(Some(v.clone()))).collect());
+            out.keys.push(
+                cell.iter()
+                    .map(|v| ScalarValue::Utf8(Some(v.clone())))
+                    .collect(),
+            );
             out.persons.push(found.map_or(0, |i| self.persons[i]));
             for q in 0..self.totals.len() {
-                out.totals[q].push(found.and_then(|i| self.totals[q].get(i).copied()).unwrap_or(0.0));
-                out.lists[q].push(found.and_then(|i| self.lists[q].get(i).cloned()).unwrap_or_default());
+                out.totals[q].push(
+                    found
+                        .and_then(|i| self.totals[q].get(i).copied())
+                        .unwrap_or(0.0),
+                );
+                out.lists[q].push(
+                    found
+                        .and_then(|i| self.lists[q].get(i).cloned())
+                        .unwrap_or_default(),
+                );
             }
         }
         out
@@ -129,7 +171,13 @@ pub struct Noisy {
 pub fn apply(exact: &Exact, quantities: &[Quantity], p: &NoiseParams) -> Result<Noisy, DpError> {
     let grouped = exact.keys.first().is_some_and(|k| !k.is_empty()) || exact.keys.len() != 1;
     let (kept, persons_noise, threshold) = if grouped && !p.public {
-        let s = select_partitions(p.noise, &exact.persons, p.max_groups, p.epsilon_persons, p.delta)?;
+        let s = select_partitions(
+            p.noise,
+            &exact.persons,
+            p.max_groups,
+            p.epsilon_persons,
+            p.delta,
+        )?;
         let noise = laplace_noise("discrete_laplace_threshold", s.epsilon, s.scale, 1.0);
         (s.kept, noise, Some(s.threshold))
     } else {
@@ -155,22 +203,62 @@ pub fn apply(exact: &Exact, quantities: &[Quantity], p: &NoiseParams) -> Result<
             suppressed += 1;
             continue;
         }
-        groups.push(NoisyGroup { keys: exact.keys[index].clone(), persons, quantities });
+        groups.push(NoisyGroup {
+            keys: exact.keys[index].clone(),
+            persons,
+            quantities,
+        });
     }
-    Ok(Noisy { groups, suppressed, persons_noise, threshold, quantities: noise_info })
+    Ok(Noisy {
+        groups,
+        suppressed,
+        persons_noise,
+        threshold,
+        quantities: noise_info,
+    })
 }
 
-fn laplace_noise(mechanism: &'static str, epsilon: f64, scale_int: f64, unit: f64) -> QuantityNoise {
-    QuantityNoise { mechanism, epsilon, scale: scale_int * unit, scale_int, half_width: Some(ci95_half_width(scale_int) as f64 * unit) }
+fn laplace_noise(
+    mechanism: &'static str,
+    epsilon: f64,
+    scale_int: f64,
+    unit: f64,
+) -> QuantityNoise {
+    QuantityNoise {
+        mechanism,
+        epsilon,
+        scale: scale_int * unit,
+        scale_int,
+        half_width: Some(ci95_half_width(scale_int) as f64 * unit),
+    }
 }
 
-fn noise_quantity(exact: &Exact, qi: usize, q: &Quantity, kept: &[(usize, i64)], l0: u32, p: &NoiseParams) -> Result<(Vec<f64>, QuantityNoise), DpError> {
+fn noise_quantity(
+    exact: &Exact,
+    qi: usize,
+    q: &Quantity,
+    kept: &[(usize, i64)],
+    l0: u32,
+    p: &NoiseParams,
+) -> Result<(Vec<f64>, QuantityNoise), DpError> {
     let (lo, hi) = p.ranges.get(qi).copied().unwrap_or((0.0, 0.0));
     match q {
         Quantity::Rows { .. } => {
-            let ints: Vec<i64> = kept.iter().map(|(g, _)| exact.totals[qi][*g].round() as i64).collect();
-            let r = laplace(p.noise, &ints, l0, i64::from(p.max_rows), p.epsilon_quantity)?;
-            Ok((r.values.iter().map(|v| *v as f64).collect(), laplace_noise("discrete_laplace", r.epsilon, r.scale, 1.0)))
+            let ints: Vec<i64> = kept
+                .iter()
+                .map(|(g, _)| exact.totals[qi][*g].round() as i64)
+                .collect();
+            let r = laplace(
+                p.noise,
+                &ints,
+                l0,
+                i64::from(p.max_rows),
+                p.epsilon_quantity,
+            )?;
+            Ok((
+                r.values.iter().map(|v| *v as f64).collect(),
+                laplace_noise("discrete_laplace", r.epsilon, r.scale, 1.0),
+            ))
         }
         Quantity::Total { .. } => {
             // Integer-scaled: units of `unit`, sensitivity ⌈bound/unit⌉ + 1 (rounding).
@@ -178,10 +266,16 @@ fn noise_quantity(exact: &Exact, qi: usize, q: &Quantity, kept: &[(usize, i64)],
             // A power of two near bound/2^20: fine enough that rounding is lost in the noise,
             // and exact for the round numbers durations are.
             let unit = 2f64.powi((bound / 1_048_576.0).log2().floor() as i32);
-            let ints: Vec<i64> = kept.iter().map(|(g, _)| (exact.totals[qi][*g] / unit).round() as i64).collect();
+            let ints: Vec<i64> = kept
+                .iter()
+                .map(|(g, _)| (exact.totals[qi][*g] / unit).round() as i64)
+                .collect();
             let linf = (bound / unit).ceil() as i64 + 1;
             let r = laplace(p.noise, &ints, l0, linf, p.epsilon_quantity)?;
-            Ok((r.values.iter().map(|v| *v as f64 * unit).collect(), laplace_noise("discrete_laplace", r.epsilon, r.scale, unit)))
+            Ok((
+                r.values.iter().map(|v| *v as f64 * unit).collect(),
+                laplace_noise("discrete_laplace", r.epsilon, r.scale, unit),
+            ))
         }
         Quantity::Values { alpha, .. } => noise_quantiles(exact, qi, kept, l0, p, (lo, hi), *alpha),
     }
@@ -189,17 +283,44 @@ fn noise_quantity(exact: &Exact, qi: usize, q: &Quantity, kept: &[(usize, i64)],
 
 const QUANTILE_STEPS: i64 = 256;
 
-fn noise_quantiles(exact: &Exact, qi: usize, kept: &[(usize, i64)], l0: u32, p: &NoiseParams, (lo, hi): (f64, f64), alpha: f64) -> Result<(Vec<f64>, QuantityNoise), DpError> {
+fn noise_quantiles(
+    exact: &Exact,
+    qi: usize,
+    kept: &[(usize, i64)],
+    l0: u32,
+    p: &NoiseParams,
+    (lo, hi): (f64, f64),
+    alpha: f64,
+) -> Result<(Vec<f64>, QuantityNoise), DpError> {
     let step = ((hi - lo) / QUANTILE_STEPS as f64).max(1e-12);
     let candidates: Vec<i64> = (0..=QUANTILE_STEPS).collect();
     let epsilon = p.epsilon_quantity / f64::from(l0.max(1));
     let mut out = Vec::with_capacity(kept.len());
     let mut scale = 0.0;
     for (g, _) in kept {
-        let ints: Vec<i64> = exact.lists[qi][*g].iter().map(|v| ((v.clamp(lo, hi) - lo) / step).round() as i64).collect();
-        let (chosen, s) = quantile(p.noise, ints, candidates.clone(), alpha, p.max_rows, epsilon)?;
+        let ints: Vec<i64> = exact.lists[qi][*g]
+            .iter()
+            .map(|v| ((v.clamp(lo, hi) - lo) / step).round() as i64)
+            .collect();
+        let (chosen, s) = quantile(
+            p.noise,
+            ints,
+            candidates.clone(),
+            alpha,
+            p.max_rows,
+            epsilon,
+        )?;
         scale = s;
         out.push(lo + chosen as f64 * step);
     }
-    Ok((out, QuantityNoise { mechanism: "exponential_quantile", epsilon: p.epsilon_quantity, scale, scale_int: scale, half_width: None }))
+    Ok((
+        out,
+        QuantityNoise {
+            mechanism: "exponential_quantile",
+            epsilon: p.epsilon_quantity,
+            scale,
+            scale_int: scale,
+            half_width: None,
+        },
+    ))
 }

@@ -17,10 +17,10 @@ use datafusion::functions::math::expr_fn::random;
 use datafusion::functions_aggregate::expr_fn::{array_agg, count, sum};
 use datafusion::functions_nested::expr_fn::{array_slice, flatten};
 use datafusion::functions_window::expr_fn::row_number;
+use datafusion::logical_expr::expr::AggregateFunction;
 use datafusion::logical_expr::{
     Expr, ExprFunctionExt, LogicalPlan, LogicalPlanBuilder, Projection, col, lit, when,
 };
-use datafusion::logical_expr::expr::AggregateFunction;
 
 use crate::guard::{Measure, MeasureKind};
 use crate::lake::EVENTS;
@@ -36,7 +36,11 @@ pub enum Quantity {
     /// A person's total of a value in the group, clamped to the measure's bounds.
     Total { value: Expr, filter: Option<Expr> },
     /// Up to `max_rows` values of a person in the group, for the `alpha` quantile.
-    Values { value: Expr, filter: Option<Expr>, alpha: f64 },
+    Values {
+        value: Expr,
+        filter: Option<Expr>,
+        alpha: f64,
+    },
 }
 
 impl Quantity {
@@ -45,7 +49,11 @@ impl Quantity {
         match self {
             Self::Rows { filter } => format!("rows|{}", f(filter)),
             Self::Total { value, filter } => format!("total|{value}|{}", f(filter)),
-            Self::Values { value, filter, alpha } => format!("values|{value}|{}|{alpha}", f(filter)),
+            Self::Values {
+                value,
+                filter,
+                alpha,
+            } => format!("values|{value}|{}|{alpha}", f(filter)),
         }
     }
 }
@@ -66,12 +74,24 @@ impl Quantities {
             let used = match (&m.kind, v) {
                 (MeasureKind::Persons, _) => (None, None),
                 (MeasureKind::Count, _) => (Some(q.add(Quantity::Rows { filter: f })), None),
-                (MeasureKind::Sum, Some(value)) => (Some(q.add(Quantity::Total { value, filter: f })), None),
+                (MeasureKind::Sum, Some(value)) => {
+                    (Some(q.add(Quantity::Total { value, filter: f })), None)
+                }
                 (MeasureKind::Avg, Some(value)) => {
-                    let total = q.add(Quantity::Total { value, filter: f.clone() });
+                    let total = q.add(Quantity::Total {
+                        value,
+                        filter: f.clone(),
+                    });
                     (Some(total), Some(q.add(Quantity::Rows { filter: f })))
                 }
-                (MeasureKind::Quantile(alpha), Some(value)) => (Some(q.add(Quantity::Values { value, filter: f, alpha: *alpha })), None),
+                (MeasureKind::Quantile(alpha), Some(value)) => (
+                    Some(q.add(Quantity::Values {
+                        value,
+                        filter: f,
+                        alpha: *alpha,
+                    })),
+                    None,
+                ),
                 _ => (None, None),
             };
             q.of_measure.push(used);
@@ -100,13 +120,29 @@ pub fn quantity_col(i: usize) -> String {
 }
 
 /// Builds the person stage of `aggregate_input` grouped by `group_exprs`.
-pub fn person_stage(aggregate_input: &LogicalPlan, group_exprs: &[Expr], quantities: &[Quantity], epochs: &[String]) -> Result<LogicalPlan> {
+pub fn person_stage(
+    aggregate_input: &LogicalPlan,
+    group_exprs: &[Expr],
+    quantities: &[Quantity],
+    epochs: &[String],
+) -> Result<LogicalPlan> {
     let rows = thread_person(aggregate_input, epochs)?;
     let person = person_column(&rows)?;
     let mut groups = vec![Expr::Column(person)];
-    groups.extend(group_exprs.iter().enumerate().map(|(i, g)| g.clone().alias(group_col(i))));
-    let aggs: Vec<Expr> = quantities.iter().enumerate().map(|(i, q)| contribution(q).alias(quantity_col(i))).collect();
-    let plan = LogicalPlanBuilder::from(rows).aggregate(groups, aggs)?.build()?;
+    groups.extend(
+        group_exprs
+            .iter()
+            .enumerate()
+            .map(|(i, g)| g.clone().alias(group_col(i))),
+    );
+    let aggs: Vec<Expr> = quantities
+        .iter()
+        .enumerate()
+        .map(|(i, q)| contribution(q).alias(quantity_col(i)))
+        .collect();
+    let plan = LogicalPlanBuilder::from(rows)
+        .aggregate(groups, aggs)?
+        .build()?;
     // Rename the person column to a plain `__ft_person` for the release stage.
     let mut exprs = vec![col(Column::new(None::<&str>, PERSON))];
     exprs.extend((0..group_exprs.len()).map(|i| col(group_col(i))));
@@ -117,16 +153,21 @@ pub fn person_stage(aggregate_input: &LogicalPlan, group_exprs: &[Expr], quantit
 fn contribution(q: &Quantity) -> Expr {
     let keep = |f: &Option<Expr>| f.clone().unwrap_or(lit(true));
     match q {
-        Quantity::Rows { filter } => sum(when(keep(filter), lit(1i64)).otherwise(lit(0i64)).unwrap_or(lit(0i64))),
-        Quantity::Total { value, filter } => sum(
-            when(keep(filter), value.clone().cast_to_f64()).otherwise(lit(0f64)).unwrap_or(lit(0f64)),
-        ),
+        Quantity::Rows { filter } => sum(when(keep(filter), lit(1i64))
+            .otherwise(lit(0i64))
+            .unwrap_or(lit(0i64))),
+        Quantity::Total { value, filter } => sum(when(keep(filter), value.clone().cast_to_f64())
+            .otherwise(lit(0f64))
+            .unwrap_or(lit(0f64))),
         Quantity::Values { value, filter, .. } => {
             let agg = array_agg(value.clone().cast_to_f64());
             match agg {
                 Expr::AggregateFunction(mut af) => {
                     af.params.filter = Some(Box::new(keep(filter)));
-                    Expr::AggregateFunction(AggregateFunction { func: af.func, params: af.params })
+                    Expr::AggregateFunction(AggregateFunction {
+                        func: af.func,
+                        params: af.params,
+                    })
                 }
                 other => other,
             }
@@ -140,13 +181,18 @@ trait CastF64 {
 
 impl CastF64 for Expr {
     fn cast_to_f64(self) -> Expr {
-        Expr::Cast(datafusion::logical_expr::Cast::new(Box::new(self), datafusion::arrow::datatypes::DataType::Float64))
+        Expr::Cast(datafusion::logical_expr::Cast::new(
+            Box::new(self),
+            datafusion::arrow::datatypes::DataType::Float64,
+        ))
     }
 }
 
 /// The qualified `__ft_person` column of a plan that exposes it.
 fn person_column(plan: &LogicalPlan) -> Result<Column> {
-    let (q, f) = plan.schema().qualified_field_with_unqualified_name(PERSON)?;
+    let (q, f) = plan
+        .schema()
+        .qualified_field_with_unqualified_name(PERSON)?;
     Ok(Column::new(q.cloned(), f.name()))
 }
 
@@ -157,7 +203,12 @@ fn thread_person(plan: &LogicalPlan, epochs: &[String]) -> Result<LogicalPlan> {
         LogicalPlan::TableScan(scan) if scan.table_name.table() == EVENTS => {
             let epochs: Vec<Expr> = epochs.iter().map(|e| lit(e.clone())).collect();
             let qualifier = scan.table_name.clone();
-            let mut exprs: Vec<Expr> = plan.schema().columns().into_iter().map(Expr::Column).collect();
+            let mut exprs: Vec<Expr> = plan
+                .schema()
+                .columns()
+                .into_iter()
+                .map(Expr::Column)
+                .collect();
             exprs.push(col(Column::new(Some(qualifier.clone()), "person")).alias(PERSON));
             LogicalPlanBuilder::from(plan.clone())
                 .filter(col(Column::new(Some(qualifier), "key_epoch")).in_list(epochs, false))?
@@ -171,10 +222,17 @@ fn thread_person(plan: &LogicalPlan, epochs: &[String]) -> Result<LogicalPlan> {
             if let Ok(person) = person_column(&input) {
                 exprs.push(Expr::Column(person));
             }
-            Ok(LogicalPlan::Projection(Projection::try_new(exprs, Arc::new(input))?))
+            Ok(LogicalPlan::Projection(Projection::try_new(
+                exprs,
+                Arc::new(input),
+            )?))
         }
         other => {
-            let inputs = other.inputs().into_iter().map(|i| thread_person(i, epochs)).collect::<Result<Vec<_>>>()?;
+            let inputs = other
+                .inputs()
+                .into_iter()
+                .map(|i| thread_person(i, epochs))
+                .collect::<Result<Vec<_>>>()?;
             other.with_new_exprs(other.expressions(), inputs)
         }
     }
@@ -190,7 +248,12 @@ pub struct StageBounds {
 }
 
 /// Builds the release stage over a person-stage plan.
-pub fn release_stage(person_stage: LogicalPlan, groups: usize, quantities: &[Quantity], bounds: &StageBounds) -> Result<LogicalPlan> {
+pub fn release_stage(
+    person_stage: LogicalPlan,
+    groups: usize,
+    quantities: &[Quantity],
+    bounds: &StageBounds,
+) -> Result<LogicalPlan> {
     let mut builder = LogicalPlanBuilder::from(person_stage);
     if groups > 0 {
         let rank = row_number()
@@ -198,7 +261,9 @@ pub fn release_stage(person_stage: LogicalPlan, groups: usize, quantities: &[Qua
             .order_by(vec![random().sort(true, true)])
             .build()?
             .alias("__rank");
-        builder = builder.window(vec![rank])?.filter(col("__rank").lt_eq(lit(i64::from(bounds.max_groups))))?;
+        builder = builder
+            .window(vec![rank])?
+            .filter(col("__rank").lt_eq(lit(i64::from(bounds.max_groups))))?;
     }
     let group_exprs: Vec<Expr> = (0..groups).map(|i| col(group_col(i))).collect();
     let mut aggs = vec![count(lit(1i64)).alias(PERSONS)];
@@ -208,9 +273,12 @@ pub fn release_stage(person_stage: LogicalPlan, groups: usize, quantities: &[Qua
         let agg = match q {
             Quantity::Rows { .. } => sum(clamp(c, lit(0i64), lit(i64::from(bounds.max_rows)))),
             Quantity::Total { .. } => sum(clamp(c, lit(lo), lit(hi))),
-            Quantity::Values { .. } => {
-                flatten(array_agg(array_slice(c, lit(1i64), lit(i64::from(bounds.max_rows)), None)))
-            }
+            Quantity::Values { .. } => flatten(array_agg(array_slice(
+                c,
+                lit(1i64),
+                lit(i64::from(bounds.max_rows)),
+                None,
+            ))),
         };
         aggs.push(agg.alias(quantity_col(i)));
     }
@@ -240,11 +308,16 @@ pub fn estimation_stage(person_stage: LogicalPlan, quantities: &[Quantity]) -> R
         };
         aggs.push(v.alias(quantity_col(i)));
     }
-    LogicalPlanBuilder::from(person_stage).aggregate(vec![col(PERSON)], aggs)?.build()
+    LogicalPlanBuilder::from(person_stage)
+        .aggregate(vec![col(PERSON)], aggs)?
+        .build()
 }
 
 /// Replaces the first `Aggregate` met going down `plan` by `replacement`.
-pub fn replace_aggregate(plan: &LogicalPlan, replacement: &LogicalPlan) -> Result<Transformed<LogicalPlan>> {
+pub fn replace_aggregate(
+    plan: &LogicalPlan,
+    replacement: &LogicalPlan,
+) -> Result<Transformed<LogicalPlan>> {
     if let LogicalPlan::Aggregate(_) = plan {
         return Ok(Transformed::yes(replacement.clone()));
     }
@@ -254,7 +327,10 @@ pub fn replace_aggregate(plan: &LogicalPlan, replacement: &LogicalPlan) -> Resul
             if !new_input.transformed {
                 return Ok(Transformed::no(plan.clone()));
             }
-            Ok(Transformed::yes(plan.with_new_exprs(plan.expressions(), vec![new_input.data])?))
+            Ok(Transformed::yes(plan.with_new_exprs(
+                plan.expressions(),
+                vec![new_input.data],
+            )?))
         }
         _ => Err(DataFusionError::Plan("no aggregate to replace".into())),
     }

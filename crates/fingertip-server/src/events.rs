@@ -15,7 +15,10 @@ use crate::tokens::Role;
 use crate::{ApiError, Server};
 
 impl Server {
-    pub(crate) async fn post_events(&self, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, ApiError> {
+    pub(crate) async fn post_events(
+        &self,
+        req: Request<Incoming>,
+    ) -> Result<Response<Full<Bytes>>, ApiError> {
         let principal = self.authenticate(&req, Role::App)?;
         let app_id = principal.app_id.unwrap_or_default();
         self.check_open()?;
@@ -24,8 +27,11 @@ impl Server {
         let encoding = content_encoding(&req)?;
         let _slot = self.acquire_slot().await?;
         let raw = self.read_body(req, self.config.max_body_bytes).await?;
-        let body = decode_body(raw, encoding, self.config.max_decoded_body_bytes).map_err(body_error)?;
-        self.metrics.bytes_decoded.fetch_add(body.len() as u64, Relaxed);
+        let body =
+            decode_body(raw, encoding, self.config.max_decoded_body_bytes).map_err(body_error)?;
+        self.metrics
+            .bytes_decoded
+            .fetch_add(body.len() as u64, Relaxed);
         let now_ms = chrono::Utc::now().timestamp_millis();
         let prepared = {
             let events = parse_events(&body, format).map_err(body_error)?;
@@ -33,7 +39,11 @@ impl Server {
                 return Err(ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "too_many_events",
-                    format!("a batch may hold at most {} events; this one holds {}", self.config.max_events_per_batch, events.len()),
+                    format!(
+                        "a batch may hold at most {} events; this one holds {}",
+                        self.config.max_events_per_batch,
+                        events.len()
+                    ),
                 ));
             }
             self.take_rate(&app_id, events.len());
@@ -49,11 +59,22 @@ impl Server {
 }
 
 fn body_format(req: &Request<Incoming>) -> Result<BodyFormat, ApiError> {
-    let value = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let media = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let value = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let media = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     match media.as_str() {
         "application/json" => Ok(BodyFormat::Json),
-        "application/x-ndjson" | "application/ndjson" | "application/jsonl" => Ok(BodyFormat::Ndjson),
+        "application/x-ndjson" | "application/ndjson" | "application/jsonl" => {
+            Ok(BodyFormat::Ndjson)
+        }
         _ => Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
@@ -63,16 +84,25 @@ fn body_format(req: &Request<Incoming>) -> Result<BodyFormat, ApiError> {
 }
 
 fn content_encoding(req: &Request<Incoming>) -> Result<Encoding, ApiError> {
-    let value = req.headers().get(header::CONTENT_ENCODING).map(|v| v.to_str().unwrap_or("?"));
+    let value = req
+        .headers()
+        .get(header::CONTENT_ENCODING)
+        .map(|v| v.to_str().unwrap_or("?"));
     Encoding::parse(value).ok_or_else(|| {
-        ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_encoding", "Content-Encoding must be identity, gzip or zstd")
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_encoding",
+            "Content-Encoding must be identity, gzip or zstd",
+        )
     })
 }
 
 fn body_error(e: BodyError) -> ApiError {
     let message = e.to_string();
     match e {
-        BodyError::TooLarge { .. } => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", message),
+        BodyError::TooLarge { .. } => {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", message)
+        }
         BodyError::BadEncoding(_) => ApiError::bad_request("bad_encoding", message),
         BodyError::MalformedJson => ApiError::bad_request("malformed_json", message),
         BodyError::NotUtf8 => ApiError::bad_request("invalid_utf8", message),
@@ -87,7 +117,13 @@ fn ingest_error(e: IngestError) -> ApiError {
             "no event in the batch is valid; see `rejected` for each event's reason",
         )
         .with_detail("rejected", json!(rejected)),
-        IngestError::Store(_) => ApiError::unavailable("wal_unavailable", "the events could not be made durable; nothing was stored, retry later"),
-        IngestError::Keys => ApiError::unavailable("key_store_unavailable", "the key store is unavailable; nothing was stored, retry later"),
+        IngestError::Store(_) => ApiError::unavailable(
+            "wal_unavailable",
+            "the events could not be made durable; nothing was stored, retry later",
+        ),
+        IngestError::Keys => ApiError::unavailable(
+            "key_store_unavailable",
+            "the key store is unavailable; nothing was stored, retry later",
+        ),
     }
 }

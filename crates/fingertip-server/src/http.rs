@@ -44,14 +44,24 @@ pub struct Server {
 
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Server").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("Server")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
 impl Server {
-    pub fn new(config: ServerConfig, tokens: TokenStore, ingestor: Ingestor, analysis: Option<Arc<dyn AnalysisApi>>) -> Arc<Self> {
+    pub fn new(
+        config: ServerConfig,
+        tokens: TokenStore,
+        ingestor: Ingestor,
+        analysis: Option<Arc<dyn AnalysisApi>>,
+    ) -> Arc<Self> {
         Arc::new(Self {
-            limiter: RateLimiter::new(config.rate_limit_events_per_s, config.rate_limit_burst_events),
+            limiter: RateLimiter::new(
+                config.rate_limit_events_per_s,
+                config.rate_limit_burst_events,
+            ),
             in_flight: Semaphore::new(config.max_in_flight_requests.max(1)),
             config,
             tokens,
@@ -67,7 +77,9 @@ impl Server {
         let graceful = GracefulShutdown::new();
         let connections = Arc::new(Semaphore::new(self.config.max_connections.max(1)));
         let mut builder = http1::Builder::new();
-        builder.timer(TokioTimer::new()).header_read_timeout(Duration::from_millis(self.config.header_read_timeout_ms));
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(Duration::from_millis(self.config.header_read_timeout_ms));
         tokio::pin!(shutdown);
         loop {
             let permit = tokio::select! {
@@ -89,7 +101,8 @@ impl Server {
             let _ = stream.set_nodelay(true);
             let server = self.clone();
             let service = service_fn(move |req| server.clone().handle(req));
-            let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+            let connection =
+                graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
             let server = self.clone();
             tokio::spawn(async move {
                 server.metrics.connections_open.fetch_add(1, Relaxed);
@@ -102,17 +115,32 @@ impl Server {
         drop(listener);
         tracing::info!("Stopped accepting; draining in-flight requests.");
         let drain = Duration::from_millis(self.config.shutdown_drain_timeout_ms);
-        if tokio::time::timeout(drain, graceful.shutdown()).await.is_err() {
-            tracing::warn!(timeout_ms = self.config.shutdown_drain_timeout_ms, "Drain timed out; closing remaining connections.");
+        if tokio::time::timeout(drain, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                timeout_ms = self.config.shutdown_drain_timeout_ms,
+                "Drain timed out; closing remaining connections."
+            );
         }
     }
 
     async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Result<Reply, Infallible> {
         let started = Instant::now();
-        let mut response = self.route(req).await.unwrap_or_else(ApiError::into_response);
+        let mut response = self
+            .route(req)
+            .await
+            .unwrap_or_else(ApiError::into_response);
         let status = response.status();
-        if matches!(status, StatusCode::PAYLOAD_TOO_LARGE | StatusCode::REQUEST_TIMEOUT | StatusCode::BAD_REQUEST) {
-            response.headers_mut().insert(header::CONNECTION, header::HeaderValue::from_static("close"));
+        if matches!(
+            status,
+            StatusCode::PAYLOAD_TOO_LARGE | StatusCode::REQUEST_TIMEOUT | StatusCode::BAD_REQUEST
+        ) {
+            response.headers_mut().insert(
+                header::CONNECTION,
+                header::HeaderValue::from_static("close"),
+            );
         }
         self.metrics.count_status(status.as_u16());
         self.metrics.request_seconds.observe(started.elapsed());
@@ -122,46 +150,94 @@ impl Server {
     async fn route(&self, req: Request<Incoming>) -> Result<Reply, ApiError> {
         let path = req.uri().path().to_string();
         match (req.method(), path.as_str()) {
-            (&Method::GET, "/healthz") => Ok(json_response(StatusCode::OK, &json!({"status": "ok"}))),
+            (&Method::GET, "/healthz") => {
+                Ok(json_response(StatusCode::OK, &json!({"status": "ok"})))
+            }
             (&Method::GET, "/readyz") => Ok(self.readyz().await),
             (&Method::GET, "/metrics") => Ok(self.metrics_text()),
             (&Method::POST, "/v1/events") => self.post_events(req).await,
             (&Method::POST, "/v1/query") => self.post_query(req).await,
             (&Method::GET, "/v1/indices") => self.get_indices(req).await,
-            (_, "/healthz" | "/readyz" | "/metrics" | "/v1/events" | "/v1/query" | "/v1/indices") => {
-                Err(ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method"))
-            }
-            _ => Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")),
+            (
+                _,
+                "/healthz" | "/readyz" | "/metrics" | "/v1/events" | "/v1/query" | "/v1/indices",
+            ) => Err(ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not take that method",
+            )),
+            _ => Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no such route",
+            )),
         }
     }
 
     async fn readyz(&self) -> Reply {
         let store = self.ingestor.store().clone();
-        let writable = tokio::task::spawn_blocking(move || store.probe_writable()).await.unwrap_or(false);
+        let writable = tokio::task::spawn_blocking(move || store.probe_writable())
+            .await
+            .unwrap_or(false);
         let (status, reason) = match (self.draining.load(Relaxed), writable) {
             (true, _) => (StatusCode::SERVICE_UNAVAILABLE, "shutting down"),
-            (false, false) => (StatusCode::SERVICE_UNAVAILABLE, "the write-ahead log is not writable"),
+            (false, false) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the write-ahead log is not writable",
+            ),
             (false, true) => (StatusCode::OK, "ready"),
         };
-        let state = if status == StatusCode::OK { "ready" } else { "not_ready" };
+        let state = if status == StatusCode::OK {
+            "ready"
+        } else {
+            "not_ready"
+        };
         json_response(status, &json!({"status": state, "reason": reason}))
     }
 
     fn metrics_text(&self) -> Reply {
-        let text = self.metrics.render(self.ingestor.metrics(), self.ingestor.store().stats());
+        let text = self
+            .metrics
+            .render(self.ingestor.metrics(), self.ingestor.store().stats());
         let mut response = Response::new(Full::new(Bytes::from(text)));
-        response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("text/plain; version=0.0.4"));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("text/plain; version=0.0.4"),
+        );
         response
     }
 
-    pub(crate) fn authenticate(&self, req: &Request<Incoming>, role: Role) -> Result<Principal, ApiError> {
+    pub(crate) fn authenticate(
+        &self,
+        req: &Request<Incoming>,
+        role: Role,
+    ) -> Result<Principal, ApiError> {
         let unauthorized = |code, message| ApiError::new(StatusCode::UNAUTHORIZED, code, message);
-        let value = req.headers().get(header::AUTHORIZATION).ok_or_else(|| unauthorized("missing_token", "send Authorization: Bearer <token>"))?;
-        let token = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
-        let token = token.ok_or_else(|| unauthorized("missing_token", "the Authorization header must be `Bearer <token>`"))?;
-        let principal = self.tokens.authenticate(token).ok_or_else(|| unauthorized("invalid_token", "the token is unknown or revoked"))?;
+        let value = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .ok_or_else(|| unauthorized("missing_token", "send Authorization: Bearer <token>"))?;
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        let token = token.ok_or_else(|| {
+            unauthorized(
+                "missing_token",
+                "the Authorization header must be `Bearer <token>`",
+            )
+        })?;
+        let principal = self
+            .tokens
+            .authenticate(token)
+            .ok_or_else(|| unauthorized("invalid_token", "the token is unknown or revoked"))?;
         if principal.role != role {
-            let message = format!("this route needs a {} token; this is a {} token", role.as_str(), principal.role.as_str());
+            let message = format!(
+                "this route needs a {} token; this is a {} token",
+                role.as_str(),
+                principal.role.as_str()
+            );
             return Err(ApiError::new(StatusCode::FORBIDDEN, "wrong_role", message));
         }
         Ok(principal)
@@ -169,14 +245,24 @@ impl Server {
 
     pub(crate) fn check_open(&self) -> Result<(), ApiError> {
         if self.draining.load(Relaxed) {
-            return Err(ApiError::unavailable("shutting_down", "the server is shutting down; retry on another instance or later"));
+            return Err(ApiError::unavailable(
+                "shutting_down",
+                "the server is shutting down; retry on another instance or later",
+            ));
         }
         Ok(())
     }
 
     pub(crate) fn check_rate(&self, app_id: &str) -> Result<(), ApiError> {
         self.limiter.check(app_id).map_err(|wait| {
-            let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", format!("this app sends more than {} events/s; retry after {wait} s", self.config.rate_limit_events_per_s));
+            let mut e = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!(
+                    "this app sends more than {} events/s; retry after {wait} s",
+                    self.config.rate_limit_events_per_s
+                ),
+            );
             e.retry_after_s = Some(wait);
             e
         })
@@ -187,14 +273,31 @@ impl Server {
     }
 
     pub(crate) async fn acquire_slot(&self) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
-        self.in_flight.acquire().await.map_err(|_| ApiError::unavailable("shutting_down", "the server is shutting down"))
+        self.in_flight
+            .acquire()
+            .await
+            .map_err(|_| ApiError::unavailable("shutting_down", "the server is shutting down"))
     }
 
     /// Reads the whole body, refusing more than `limit` bytes (checked from `Content-Length`
     /// first, then frame by frame) and bodies slower than the body timeout.
-    pub(crate) async fn read_body(&self, req: Request<Incoming>, limit: usize) -> Result<Bytes, ApiError> {
-        let too_large = || ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("the request body is larger than {limit} bytes"));
-        let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    pub(crate) async fn read_body(
+        &self,
+        req: Request<Incoming>,
+        limit: usize,
+    ) -> Result<Bytes, ApiError> {
+        let too_large = || {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("the request body is larger than {limit} bytes"),
+            )
+        };
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|n| n > limit as u64) {
             return Err(too_large());
         }
@@ -202,7 +305,9 @@ impl Server {
         let read = async {
             let mut buf = BytesMut::with_capacity(declared.unwrap_or(0).min(limit as u64) as usize);
             while let Some(frame) = body.frame().await {
-                let frame = frame.map_err(|_| ApiError::bad_request("body_read_failed", "the request body could not be read"))?;
+                let frame = frame.map_err(|_| {
+                    ApiError::bad_request("body_read_failed", "the request body could not be read")
+                })?;
                 if let Ok(data) = frame.into_data() {
                     if buf.len() + data.len() > limit {
                         return Err(too_large());
@@ -214,9 +319,18 @@ impl Server {
         };
         let timeout = Duration::from_millis(self.config.body_read_timeout_ms);
         let body = tokio::time::timeout(timeout, read).await.map_err(|_| {
-            ApiError::new(StatusCode::REQUEST_TIMEOUT, "body_timeout", format!("the body did not arrive within {} ms", self.config.body_read_timeout_ms))
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                format!(
+                    "the body did not arrive within {} ms",
+                    self.config.body_read_timeout_ms
+                ),
+            )
         })??;
-        self.metrics.bytes_received.fetch_add(body.len() as u64, Relaxed);
+        self.metrics
+            .bytes_received
+            .fetch_add(body.len() as u64, Relaxed);
         Ok(body)
     }
 
@@ -225,7 +339,12 @@ impl Server {
         let analysis = self.analysis()?;
         let _slot = self.acquire_slot().await?;
         let body = self.read_body(req, 1 << 20).await?;
-        let request = serde_json::from_slice(&body).map_err(|_| ApiError::bad_request("malformed_json", "the body must be a JSON object like {\"sql\": \"...\", \"epsilon\": 0.5}"))?;
+        let request = serde_json::from_slice(&body).map_err(|_| {
+            ApiError::bad_request(
+                "malformed_json",
+                "the body must be a JSON object like {\"sql\": \"...\", \"epsilon\": 0.5}",
+            )
+        })?;
         let answer = analysis.query(principal.token_id, request).await?;
         Ok(json_response(StatusCode::OK, &answer))
     }
@@ -246,7 +365,9 @@ impl Server {
     }
 
     fn analysis(&self) -> Result<Arc<dyn AnalysisApi>, ApiError> {
-        self.analysis.clone().ok_or_else(|| ApiError::unavailable("not_configured", "this server does not serve analyses"))
+        self.analysis.clone().ok_or_else(|| {
+            ApiError::unavailable("not_configured", "this server does not serve analyses")
+        })
     }
 }
 
@@ -259,7 +380,10 @@ fn percent_decode(s: &str) -> String {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                match u8::from_str_radix(
+                    std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
+                    16,
+                ) {
                     Ok(b) => {
                         out.push(b);
                         i += 2;

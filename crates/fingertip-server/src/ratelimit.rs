@@ -23,14 +23,22 @@ pub struct RateLimiter {
 
 impl RateLimiter {
     pub fn new(events_per_s: u64, burst: u64) -> Self {
-        Self { rate: events_per_s as f64, burst: burst.max(events_per_s) as f64, buckets: Mutex::default() }
+        Self {
+            rate: events_per_s as f64,
+            burst: burst.max(events_per_s) as f64,
+            buckets: Mutex::default(),
+        }
     }
 
     fn with_bucket<T>(&self, app: &str, f: impl FnOnce(&mut Bucket) -> T) -> T {
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-        let bucket = buckets.entry(app.to_string()).or_insert_with(|| Bucket { tokens: self.burst, at: Instant::now() });
+        let bucket = buckets.entry(app.to_string()).or_insert_with(|| Bucket {
+            tokens: self.burst,
+            at: Instant::now(),
+        });
         let now = Instant::now();
-        bucket.tokens = (bucket.tokens + now.duration_since(bucket.at).as_secs_f64() * self.rate).min(self.burst);
+        bucket.tokens = (bucket.tokens + now.duration_since(bucket.at).as_secs_f64() * self.rate)
+            .min(self.burst);
         bucket.at = now;
         f(bucket)
     }
@@ -41,7 +49,11 @@ impl RateLimiter {
             return Ok(());
         }
         self.with_bucket(app, |b| {
-            if b.tokens >= 0.0 { Ok(()) } else { Err((-b.tokens / self.rate).ceil().max(1.0) as u64) }
+            if b.tokens >= 0.0 {
+                Ok(())
+            } else {
+                Err((-b.tokens / self.rate).ceil().max(1.0) as u64)
+            }
         })
     }
 

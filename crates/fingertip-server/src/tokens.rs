@@ -75,7 +75,9 @@ pub enum TokenError {
     Io { path: PathBuf, source: io::Error },
     #[error("token file {path} is not valid: {message}")]
     Invalid { path: PathBuf, message: String },
-    #[error("an app token needs --app-id (1-64 characters of [A-Za-z0-9._-], not starting with '.')")]
+    #[error(
+        "an app token needs --app-id (1-64 characters of [A-Za-z0-9._-], not starting with '.')"
+    )]
     AppIdRequired,
     #[error("--app-id is only for app tokens")]
     AppIdNotAllowed,
@@ -105,7 +107,11 @@ struct FileStamp {
 
 fn stamp(path: &Path) -> FileStamp {
     fs::metadata(path)
-        .map(|m| FileStamp { mtime_ns: m.mtime() * 1_000_000_000 + m.mtime_nsec(), size: m.len(), inode: m.ino() })
+        .map(|m| FileStamp {
+            mtime_ns: m.mtime() * 1_000_000_000 + m.mtime_nsec(),
+            size: m.len(),
+            inode: m.ino(),
+        })
         .unwrap_or_default()
 }
 
@@ -116,11 +122,20 @@ impl TokenStore {
         let path = data_dir.join("tokens.json");
         let stamp = stamp(&path);
         let tokens = read_file(&path)?;
-        Ok(Self { path, loaded: RwLock::new((stamp, Arc::new(tokens))), last_check_ms: AtomicI64::new(0) })
+        Ok(Self {
+            path,
+            loaded: RwLock::new((stamp, Arc::new(tokens))),
+            last_check_ms: AtomicI64::new(0),
+        })
     }
 
     /// Creates a token; returns its record and the token, which is shown once and never stored.
-    pub fn create(&self, role: Role, app_id: Option<&str>, label: &str) -> Result<(TokenRecord, String), TokenError> {
+    pub fn create(
+        &self,
+        role: Role,
+        app_id: Option<&str>,
+        label: &str,
+    ) -> Result<(TokenRecord, String), TokenError> {
         match (role, app_id) {
             (Role::App, Some(a)) if is_app_id(a) => {}
             (Role::App, _) => return Err(TokenError::AppIdRequired),
@@ -129,7 +144,9 @@ impl TokenStore {
         }
         let mut id_bytes = [0u8; 4];
         let mut secret = [0u8; 32];
-        getrandom::fill(&mut id_bytes).and_then(|_| getrandom::fill(&mut secret)).map_err(|e| self.io_err(io::Error::other(e)))?;
+        getrandom::fill(&mut id_bytes)
+            .and_then(|_| getrandom::fill(&mut secret))
+            .map_err(|e| self.io_err(io::Error::other(e)))?;
         let id = hex(&id_bytes);
         let token = format!("ft_{id}_{}", hex(&secret));
         let record = TokenRecord {
@@ -152,7 +169,10 @@ impl TokenStore {
     pub fn revoke(&self, id: &str) -> Result<TokenRecord, TokenError> {
         let mut revoked = None;
         self.update(|tokens| {
-            let t = tokens.iter_mut().find(|t| t.id == id).ok_or_else(|| TokenError::NotFound(id.to_string()))?;
+            let t = tokens
+                .iter_mut()
+                .find(|t| t.id == id)
+                .ok_or_else(|| TokenError::NotFound(id.to_string()))?;
             t.revoked_at.get_or_insert_with(now_rfc3339);
             revoked = Some(t.clone());
             Ok(())
@@ -169,12 +189,21 @@ impl TokenStore {
         self.reload_if_changed();
         let id = token.strip_prefix("ft_")?.split('_').next()?;
         let presented = hex(&Sha256::digest(token.as_bytes()));
-        let tokens = self.loaded.read().unwrap_or_else(|e| e.into_inner()).1.clone();
+        let tokens = self
+            .loaded
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .1
+            .clone();
         let mut found = None;
         for t in tokens.iter().filter(|t| t.id == id) {
             let same: bool = t.sha256.as_bytes().ct_eq(presented.as_bytes()).into();
             if same && t.revoked_at.is_none() {
-                found = Some(Principal { token_id: t.id.clone(), role: t.role, app_id: t.app_id.clone() });
+                found = Some(Principal {
+                    token_id: t.id.clone(),
+                    role: t.role,
+                    app_id: t.app_id.clone(),
+                });
             }
         }
         found
@@ -183,7 +212,12 @@ impl TokenStore {
     fn reload_if_changed(&self) {
         let now = chrono::Utc::now().timestamp_millis();
         let last = self.last_check_ms.load(Relaxed);
-        if now - last < RELOAD_CHECK_MS || self.last_check_ms.compare_exchange(last, now, Relaxed, Relaxed).is_err() {
+        if now - last < RELOAD_CHECK_MS
+            || self
+                .last_check_ms
+                .compare_exchange(last, now, Relaxed, Relaxed)
+                .is_err()
+        {
             return;
         }
         let current = stamp(&self.path);
@@ -192,32 +226,52 @@ impl TokenStore {
         }
         match read_file(&self.path) {
             Ok(tokens) => {
-                *self.loaded.write().unwrap_or_else(|e| e.into_inner()) = (current, Arc::new(tokens));
+                *self.loaded.write().unwrap_or_else(|e| e.into_inner()) =
+                    (current, Arc::new(tokens));
                 tracing::info!("Reloaded the token file.");
             }
-            Err(error) => tracing::error!(%error, "Token file changed but could not be read; keeping the previous tokens."),
+            Err(error) => {
+                tracing::error!(%error, "Token file changed but could not be read; keeping the previous tokens.")
+            }
         }
     }
 
     /// Read-modify-write under an exclusive lock; the new file is written atomically (0600).
-    fn update(&self, change: impl FnOnce(&mut Vec<TokenRecord>) -> Result<(), TokenError>) -> Result<(), TokenError> {
+    fn update(
+        &self,
+        change: impl FnOnce(&mut Vec<TokenRecord>) -> Result<(), TokenError>,
+    ) -> Result<(), TokenError> {
         let dir = self.path.parent().unwrap_or(Path::new("."));
         fs::create_dir_all(dir).map_err(|e| self.io_err(e))?;
         let lock = File::create(dir.join("tokens.lock")).map_err(|e| self.io_err(e))?;
         lock.lock().map_err(|e| self.io_err(e))?;
         let mut tokens = read_file(&self.path)?;
         change(&mut tokens)?;
-        let body = serde_json::to_vec_pretty(&TokenFile { tokens }).map_err(|e| self.io_err(io::Error::other(e)))?;
+        let body = serde_json::to_vec_pretty(&TokenFile { tokens })
+            .map_err(|e| self.io_err(io::Error::other(e)))?;
         let tmp = dir.join("tokens.json.tmp");
-        let mut file = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp).map_err(|e| self.io_err(e))?;
-        file.write_all(&body).and_then(|_| file.sync_all()).map_err(|e| self.io_err(e))?;
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(|e| self.io_err(e))?;
+        file.write_all(&body)
+            .and_then(|_| file.sync_all())
+            .map_err(|e| self.io_err(e))?;
         fs::rename(&tmp, &self.path).map_err(|e| self.io_err(e))?;
-        File::open(dir).and_then(|d| d.sync_all()).map_err(|e| self.io_err(e))?;
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| self.io_err(e))?;
         Ok(())
     }
 
     fn io_err(&self, source: io::Error) -> TokenError {
-        TokenError::Io { path: self.path.clone(), source }
+        TokenError::Io {
+            path: self.path.clone(),
+            source,
+        }
     }
 }
 
@@ -225,9 +279,15 @@ fn read_file(path: &Path) -> Result<Vec<TokenRecord>, TokenError> {
     match fs::read(path) {
         Ok(bytes) => serde_json::from_slice::<TokenFile>(&bytes)
             .map(|f| f.tokens)
-            .map_err(|e| TokenError::Invalid { path: path.to_path_buf(), message: e.to_string() }),
+            .map_err(|e| TokenError::Invalid {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            }),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(source) => Err(TokenError::Io { path: path.to_path_buf(), source }),
+        Err(source) => Err(TokenError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
     }
 }
 
@@ -249,15 +309,34 @@ mod tests {
         let store = TokenStore::open(dir.path()).unwrap();
         let (record, token) = store.create(Role::App, Some("attendance"), "").unwrap();
         let p = store.authenticate(&token).unwrap();
-        assert_eq!((p.role, p.app_id.as_deref()), (Role::App, Some("attendance")));
+        assert_eq!(
+            (p.role, p.app_id.as_deref()),
+            (Role::App, Some("attendance"))
+        );
         assert!(store.authenticate(&token.replace('a', "b")).is_none());
-        assert!(!fs::read_to_string(dir.path().join("tokens.json")).unwrap().contains(&token));
+        assert!(
+            !fs::read_to_string(dir.path().join("tokens.json"))
+                .unwrap()
+                .contains(&token)
+        );
         let other = TokenStore::open(dir.path()).unwrap();
         other.revoke(&record.id).unwrap();
         store.last_check_ms.store(0, Relaxed);
-        assert!(store.authenticate(&token).is_none(), "revocation is picked up");
-        assert!(matches!(store.create(Role::App, None, ""), Err(TokenError::AppIdRequired)));
-        assert!(matches!(store.create(Role::App, Some(".."), ""), Err(TokenError::AppIdRequired)));
-        assert!(matches!(store.create(Role::Researcher, Some("x"), ""), Err(TokenError::AppIdNotAllowed)));
+        assert!(
+            store.authenticate(&token).is_none(),
+            "revocation is picked up"
+        );
+        assert!(matches!(
+            store.create(Role::App, None, ""),
+            Err(TokenError::AppIdRequired)
+        ));
+        assert!(matches!(
+            store.create(Role::App, Some(".."), ""),
+            Err(TokenError::AppIdRequired)
+        ));
+        assert!(matches!(
+            store.create(Role::Researcher, Some("x"), ""),
+            Err(TokenError::AppIdNotAllowed)
+        ));
     }
 }

@@ -24,7 +24,11 @@ pub fn dedup_key(app_id: &str, event_id: u128) -> u64 {
     }
     let lo = event_id as u64;
     let hi = (event_id >> 64) as u64;
-    fmix64(fmix64(h ^ lo).wrapping_add(hi).wrapping_mul(0x9e37_79b9_7f4a_7c15))
+    fmix64(
+        fmix64(h ^ lo)
+            .wrapping_add(hi)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15),
+    )
 }
 
 fn fmix64(mut k: u64) -> u64 {
@@ -82,10 +86,17 @@ impl DedupIndex {
     pub fn open(data_dir: &Path, window_days: u32, today: i64) -> io::Result<Self> {
         let dir = data_dir.join("dedup");
         fs::create_dir_all(&dir)?;
-        let index = Self { dir, window_days: i64::from(window_days.max(1)), days: Mutex::default() };
+        let index = Self {
+            dir,
+            window_days: i64::from(window_days.max(1)),
+            days: Mutex::default(),
+        };
         for entry in fs::read_dir(&index.dir)? {
             let path = entry?.path();
-            let Some(day) = path.file_stem().and_then(|s| s.to_str()).and_then(|s| s.parse().ok())
+            let Some(day) = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .and_then(|s| s.parse().ok())
             else {
                 continue;
             };
@@ -129,7 +140,11 @@ impl DedupIndex {
 
     /// Remembers keys read back from the WAL or a day file.
     pub fn insert_all(&self, day: i64, keys: &[u64]) {
-        self.lock().entry(day).or_default().0.extend(keys.iter().copied());
+        self.lock()
+            .entry(day)
+            .or_default()
+            .0
+            .extend(keys.iter().copied());
     }
 
     /// Drops days that left the window, in memory and on disk.
@@ -171,7 +186,8 @@ impl DedupIndex {
         let path = self.day_path(day);
         let created = !path.exists();
         let mut body = Vec::with_capacity(keys.len() * 8);
-        keys.iter().for_each(|k| body.extend_from_slice(&k.to_le_bytes()));
+        keys.iter()
+            .for_each(|k| body.extend_from_slice(&k.to_le_bytes()));
         let mut record = Vec::with_capacity(body.len() + 8);
         record.extend_from_slice(&(keys.len() as u32).to_le_bytes());
         record.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
@@ -195,12 +211,17 @@ fn read_day_file(path: &Path) -> io::Result<Vec<u64>> {
     while let Some(head) = bytes.get(pos..pos + 8) {
         let n = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
         let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
-        let Some(body) = bytes.get(pos + 8..pos + 8 + n * 8) else { break };
+        let Some(body) = bytes.get(pos + 8..pos + 8 + n * 8) else {
+            break;
+        };
         if crc32fast::hash(body) != crc {
             tracing::warn!(path = %path.display(), offset = pos, "Dedup day file has a damaged record; keys after it are taken from the WAL if still there.");
             break;
         }
-        keys.extend(body.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default())));
+        keys.extend(
+            body.chunks_exact(8)
+                .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default())),
+        );
         pos += 8 + n * 8;
     }
     Ok(keys)
@@ -216,21 +237,36 @@ mod tests {
         assert_eq!(dedup_key("attendance", 1), dedup_key("attendance", 1));
         assert_ne!(dedup_key("attendance", 1), dedup_key("survey", 1));
         assert_ne!(dedup_key("attendance", 1), dedup_key("attendance", 1 << 64));
-        assert_eq!(dedup_key("a", 0), 0x98ab_5805_7744_f04a, "{:#x}", dedup_key("a", 0));
+        assert_eq!(
+            dedup_key("a", 0),
+            0x98ab_5805_7744_f04a,
+            "{:#x}",
+            dedup_key("a", 0)
+        );
     }
 
     #[test]
     fn window_and_persistence() {
         let dir = tempfile::tempdir().unwrap();
         let index = DedupIndex::open(dir.path(), 7, 100).unwrap();
-        assert_eq!(index.check_and_insert(100, &[1, 2, 1]), vec![true, true, false]);
+        assert_eq!(
+            index.check_and_insert(100, &[1, 2, 1]),
+            vec![true, true, false]
+        );
         index.persist(100, &[1, 2]).unwrap();
         assert_eq!(index.check_and_insert(106, &[1, 3]), vec![false, true]);
-        assert_eq!(index.check_and_insert(107, &[1]), vec![true], "day 100 left the window");
+        assert_eq!(
+            index.check_and_insert(107, &[1]),
+            vec![true],
+            "day 100 left the window"
+        );
         index.forget(106, &[3]);
         assert_eq!(index.check_and_insert(106, &[3]), vec![true]);
         let reopened = DedupIndex::open(dir.path(), 7, 101).unwrap();
-        assert_eq!(reopened.check_and_insert(101, &[1, 2, 9]), vec![false, false, true]);
+        assert_eq!(
+            reopened.check_and_insert(101, &[1, 2, 9]),
+            vec![false, false, true]
+        );
         reopened.expire(110).unwrap();
         assert!(reopened.is_empty());
         assert!(!dir.path().join("dedup/100.keys").exists());

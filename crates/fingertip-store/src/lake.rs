@@ -23,7 +23,9 @@ use crate::record::StoredEvent;
 
 /// Where the Parquet file of one partition of one WAL segment goes.
 pub fn partition_dir(events_dir: &Path, date: &str, app_id: &str) -> PathBuf {
-    events_dir.join(format!("date={date}")).join(format!("app_id={app_id}"))
+    events_dir
+        .join(format!("date={date}"))
+        .join(format!("app_id={app_id}"))
 }
 
 /// The UTC calendar date of an instant, `YYYY-MM-DD`.
@@ -46,7 +48,10 @@ pub fn writer_properties(zstd_level: i32, row_group_rows: usize) -> WriterProper
 }
 
 /// Builds the Arrow batch of events that all belong to `app_id`.
-pub fn to_record_batch(app_id: &str, events: &[&StoredEvent]) -> Result<RecordBatch, arrow_schema::ArrowError> {
+pub fn to_record_batch(
+    app_id: &str,
+    events: &[&StoredEvent],
+) -> Result<RecordBatch, arrow_schema::ArrowError> {
     let n = events.len();
     let mut event_id = StringBuilder::with_capacity(n, n * 36);
     let mut app = StringBuilder::with_capacity(n, n * app_id.len());
@@ -65,7 +70,11 @@ pub fn to_record_batch(app_id: &str, events: &[&StoredEvent]) -> Result<RecordBa
     let mut elements = ListBuilder::new(StringBuilder::new()).with_field(item);
     let mut uuid_buf = uuid::Uuid::encode_buffer();
     for e in events {
-        event_id.append_value(uuid::Uuid::from_u128(e.event_id).hyphenated().encode_lower(&mut uuid_buf));
+        event_id.append_value(
+            uuid::Uuid::from_u128(e.event_id)
+                .hyphenated()
+                .encode_lower(&mut uuid_buf),
+        );
         app.append_value(app_id);
         org_unit.append_value(&e.org_unit);
         person.append_value(e.person)?;
@@ -74,7 +83,9 @@ pub fn to_record_batch(app_id: &str, events: &[&StoredEvent]) -> Result<RecordBa
         trigger.append_value(e.trigger.as_str());
         started.append_value(e.started_at_ms);
         duration.append_value(e.duration_s);
-        e.data_elements.iter().for_each(|d| elements.values().append_value(d));
+        e.data_elements
+            .iter()
+            .for_each(|d| elements.values().append_value(d));
         elements.append(true);
     }
     let columns: Vec<ArrayRef> = vec![
@@ -93,14 +104,24 @@ pub fn to_record_batch(app_id: &str, events: &[&StoredEvent]) -> Result<RecordBa
 }
 
 /// Writes `batch` to `path` durably (tmp + fsync + rename + fsync dir). Returns bytes written.
-pub fn write_parquet_file(path: &Path, batch: &RecordBatch, props: WriterProperties) -> io::Result<u64> {
-    let dir = path.parent().ok_or_else(|| io::Error::other("file has no directory"))?;
+pub fn write_parquet_file(
+    path: &Path,
+    batch: &RecordBatch,
+    props: WriterProperties,
+) -> io::Result<u64> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| io::Error::other("file has no directory"))?;
     create_dir_durable(dir)?;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("part");
     let tmp = dir.join(format!(".{name}.tmp"));
     let file = File::create(&tmp)?;
-    let mut writer = ArrowWriter::try_new(BufWriter::with_capacity(1 << 20, file), batch.schema(), Some(props))
-        .map_err(io::Error::other)?;
+    let mut writer = ArrowWriter::try_new(
+        BufWriter::with_capacity(1 << 20, file),
+        batch.schema(),
+        Some(props),
+    )
+    .map_err(io::Error::other)?;
     writer.write(batch).map_err(io::Error::other)?;
     let file = writer
         .into_inner()

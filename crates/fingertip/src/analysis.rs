@@ -17,7 +17,9 @@ pub struct Analysis {
 
 impl Analysis {
     pub fn new(engine: Engine) -> Self {
-        Self { engine: Arc::new(engine) }
+        Self {
+            engine: Arc::new(engine),
+        }
     }
 }
 

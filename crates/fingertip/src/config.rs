@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use fingertip_anonymize::KeysConfig;
 use fingertip_dp::BudgetConfig;
+use fingertip_model::{Catalog, EventTypeSpec, OrgUnitPolicy, ValidationConfig, Validator};
 use fingertip_pipelines::PipelinesConfig;
 use fingertip_query::QueryConfig;
-use fingertip_model::{Catalog, EventTypeSpec, OrgUnitPolicy, ValidationConfig, Validator};
 use fingertip_server::ServerConfig;
 use fingertip_store::StoreConfig;
 use serde::{Deserialize, Serialize};
@@ -55,18 +55,26 @@ impl Config {
     /// Loads the configuration for `data_dir`.
     pub fn load(data_dir: &Path, explicit: Option<&Path>) -> Result<Self> {
         let default_path = data_dir.join("fingertip.toml");
-        let path = explicit.map(Path::to_path_buf).or_else(|| default_path.exists().then_some(default_path));
+        let path = explicit
+            .map(Path::to_path_buf)
+            .or_else(|| default_path.exists().then_some(default_path));
         let mut table = match &path {
             Some(p) => {
-                let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-                text.parse::<toml::Table>().with_context(|| format!("parsing {}", p.display()))?
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("reading {}", p.display()))?;
+                text.parse::<toml::Table>()
+                    .with_context(|| format!("parsing {}", p.display()))?
             }
             None => toml::Table::new(),
         };
         apply_env(&mut table, std::env::vars())?;
-        let config: Config = toml::Value::Table(table)
-            .try_into()
-            .with_context(|| format!("invalid configuration{}", path.map(|p| format!(" in {}", p.display())).unwrap_or_default()))?;
+        let config: Config = toml::Value::Table(table).try_into().with_context(|| {
+            format!(
+                "invalid configuration{}",
+                path.map(|p| format!(" in {}", p.display()))
+                    .unwrap_or_default()
+            )
+        })?;
         Ok(config)
     }
 
@@ -82,8 +90,14 @@ impl Config {
         let mut codes = self.org_units.codes.clone();
         if let Some(file) = &self.org_units.file {
             let path = data_dir.join(file);
-            let text = std::fs::read_to_string(&path).with_context(|| format!("reading org-unit list {}", path.display()))?;
-            codes.extend(text.lines().map(|l| l.split('#').next().unwrap_or("").trim()).filter(|l| !l.is_empty()).map(str::to_string));
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading org-unit list {}", path.display()))?;
+            codes.extend(
+                text.lines()
+                    .map(|l| l.split('#').next().unwrap_or("").trim())
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_string),
+            );
         }
         if let Some(bad) = codes.iter().find(|c| !fingertip_model::is_code(c, 64)) {
             anyhow::bail!("org-unit code `{bad}` is not 1-64 characters of [A-Za-z0-9._-]");
@@ -92,13 +106,19 @@ impl Config {
     }
 
     pub fn validator(&self, data_dir: &Path) -> Result<Validator> {
-        Ok(Validator::new(self.catalog()?, self.org_units(data_dir)?, self.ingest.clone()))
+        Ok(Validator::new(
+            self.catalog()?,
+            self.org_units(data_dir)?,
+            self.ingest.clone(),
+        ))
     }
 }
 
 fn apply_env(table: &mut toml::Table, vars: impl Iterator<Item = (String, String)>) -> Result<()> {
     for (name, value) in vars {
-        let Some(path) = name.strip_prefix(ENV_PREFIX) else { continue };
+        let Some(path) = name.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
         let keys: Vec<String> = path.split("__").map(str::to_ascii_lowercase).collect();
         let (last, parents) = keys.split_last().context("empty FINGERTIP__ variable")?;
         let mut at = &mut *table;
@@ -109,7 +129,10 @@ fn apply_env(table: &mut toml::Table, vars: impl Iterator<Item = (String, String
                 .as_table_mut()
                 .with_context(|| format!("{name}: `{key}` is not a section"))?;
         }
-        let parsed = format!("v = {value}").parse::<toml::Table>().ok().and_then(|mut t| t.remove("v"));
+        let parsed = format!("v = {value}")
+            .parse::<toml::Table>()
+            .ok()
+            .and_then(|mut t| t.remove("v"));
         at.insert(last.clone(), parsed.unwrap_or(toml::Value::String(value)));
     }
     Ok(())
@@ -121,7 +144,11 @@ mod tests {
 
     #[test]
     fn example_config_parses_to_the_documented_values() {
-        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/fingertip.example.toml")).unwrap();
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/fingertip.example.toml"
+        ))
+        .unwrap();
         let config: Config = toml::from_str(&text).unwrap();
         assert_eq!(config.server.max_events_per_batch, 10_000);
         assert_eq!(config.store.dedup_window_days, 7);
@@ -131,19 +158,45 @@ mod tests {
         assert_eq!(config.pipelines.time_zone, "Asia/Shanghai");
         assert_eq!(config.query.min_persons, 10);
         let defaults = Config::default();
-        assert_eq!((config.query.clone(), config.pipelines.clone(), config.budget.clone()), (defaults.query, defaults.pipelines, defaults.budget));
-        assert_eq!((config.store.clone(), config.keys.clone(), config.ingest.clone()), (defaults.store, defaults.keys, defaults.ingest));
+        assert_eq!(
+            (
+                config.query.clone(),
+                config.pipelines.clone(),
+                config.budget.clone()
+            ),
+            (defaults.query, defaults.pipelines, defaults.budget)
+        );
+        assert_eq!(
+            (
+                config.store.clone(),
+                config.keys.clone(),
+                config.ingest.clone()
+            ),
+            (defaults.store, defaults.keys, defaults.ingest)
+        );
         let unknown = "[server]\nmax_body = 1\n";
-        assert!(toml::from_str::<Config>(unknown).is_err(), "unknown keys are refused");
+        assert!(
+            toml::from_str::<Config>(unknown).is_err(),
+            "unknown keys are refused"
+        );
     }
 
     #[test]
     fn env_overrides_file() {
         let mut table: toml::Table = "[server]\nmax_events_per_batch = 5\n".parse().unwrap();
         let vars = [
-            ("FINGERTIP__SERVER__MAX_EVENTS_PER_BATCH".to_string(), "7".to_string()),
-            ("FINGERTIP__SERVER__LISTEN".to_string(), "0.0.0.0:1".to_string()),
-            ("FINGERTIP__ORG_UNITS__CODES".to_string(), "[\"a\"]".to_string()),
+            (
+                "FINGERTIP__SERVER__MAX_EVENTS_PER_BATCH".to_string(),
+                "7".to_string(),
+            ),
+            (
+                "FINGERTIP__SERVER__LISTEN".to_string(),
+                "0.0.0.0:1".to_string(),
+            ),
+            (
+                "FINGERTIP__ORG_UNITS__CODES".to_string(),
+                "[\"a\"]".to_string(),
+            ),
             ("OTHER".to_string(), "x".to_string()),
         ];
         apply_env(&mut table, vars.into_iter()).unwrap();

@@ -38,36 +38,76 @@ const MARKER: &str = ".fingertip-demo";
 pub fn run(args: DemoArgs) -> Result<i32> {
     let started = Instant::now();
     let data = prepare(&args.out)?;
-    let pop = Arc::new(Population::new(SimOptions::new(args.workers, args.weeks, args.seed)));
+    let pop = Arc::new(Population::new(SimOptions::new(
+        args.workers,
+        args.weeks,
+        args.seed,
+    )));
     write_config(&data, args.weeks)?;
     let tokens = create_tokens(&data)?;
-    step(&format!("simulated {} workers in {} org units over {} weeks", args.workers, pop.org.townships.len(), args.weeks));
-    pop.org.write_csv(std::fs::File::create(data.join("dimensions/org_units.csv"))?)?;
+    step(&format!(
+        "simulated {} workers in {} org units over {} weeks",
+        args.workers,
+        pop.org.townships.len(),
+        args.weeks
+    ));
+    pop.org.write_csv(std::fs::File::create(
+        data.join("dimensions/org_units.csv"),
+    )?)?;
     let truth = fingertip_sim::compute_truth(EventStream::new(pop.clone()), TruthConfig::default());
     truth.write_csv(std::fs::File::create(args.out.join("truth.csv"))?)?;
     let mut server = Server::start(&data)?;
-    step(&format!("started `fingertip serve` at http://{} (pid {})", server.address, server.child.id()));
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    step(&format!(
+        "started `fingertip serve` at http://{} (pid {})",
+        server.address,
+        server.child.id()
+    ));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let mut load = LoadOptions::new(format!("http://{}", server.address), tokens);
     load.concurrency = 16;
     load.batch_size = 500;
-    let report = runtime.block_on(fingertip_sim::post_events(EventStream::new(pop.clone()), load))?;
+    let report = runtime.block_on(fingertip_sim::post_events(
+        EventStream::new(pop.clone()),
+        load,
+    ))?;
     step(&format!("ingested over HTTP: {}", report.summary_line()));
     let code = server.stop()?;
-    step(&format!("SIGTERM: the server drained, compacted the WAL into Parquet and exited {code}"));
+    step(&format!(
+        "SIGTERM: the server drained, compacted the WAL into Parquet and exited {code}"
+    ));
     let (files, bytes) = lake_size(&data.join("events"));
-    step(&format!("the lake holds {files} Parquet files, {:.1} MB ({:.1} bytes/event)", bytes as f64 / 1e6, bytes as f64 / report.accepted.max(1) as f64));
+    step(&format!(
+        "the lake holds {files} Parquet files, {:.1} MB ({:.1} bytes/event)",
+        bytes as f64 / 1e6,
+        bytes as f64 / report.accepted.max(1) as f64
+    ));
     let config = Config::load(&data, None)?;
     let summary = runtime.block_on(pipelines(&data, &args.out, &config, &pop))?;
-    step(&format!("ran every pipeline over {} (ε {} per epoch charged): {}", summary.weeks.join(", "), summary.epsilon, args.out.join("report.html").display()));
+    step(&format!(
+        "ran every pipeline over {} (ε {} per epoch charged): {}",
+        summary.weeks.join(", "),
+        summary.epsilon,
+        args.out.join("report.html").display()
+    ));
     runtime.block_on(example_queries(&data, &config))?;
     let coverage = coverage(&args.out.join("indices.csv"), &args.out.join("truth.csv"))?;
     println!("\nDone in {:.0} s.", started.elapsed().as_secs_f64());
     println!("  report:   {}", args.out.join("report.html").display());
-    println!("  indices:  {} (.parquet, .json)", args.out.join("indices.csv").display());
-    println!("  truth:    {}  — {coverage}", args.out.join("truth.csv").display());
+    println!(
+        "  indices:  {} (.parquet, .json)",
+        args.out.join("indices.csv").display()
+    );
+    println!(
+        "  truth:    {}  — {coverage}",
+        args.out.join("truth.csv").display()
+    );
     println!("  data:     {}", data.display());
-    println!("  try:      fingertip query --data {} --epsilon 0.5 \"SELECT org_unit, COUNT(DISTINCT person) AS workers FROM events GROUP BY org_unit\"", data.display());
+    println!(
+        "  try:      fingertip query --data {} --epsilon 0.5 \"SELECT org_unit, COUNT(DISTINCT person) AS workers FROM events GROUP BY org_unit\"",
+        data.display()
+    );
     println!("            fingertip budget --data {}", data.display());
     Ok(0)
 }
@@ -82,7 +122,10 @@ fn prepare(out: &Path) -> Result<PathBuf> {
     let data = out.join("data");
     if data.exists() {
         if !data.join(MARKER).exists() {
-            bail!("{} exists and was not made by `fingertip demo`; choose another --out", data.display());
+            bail!(
+                "{} exists and was not made by `fingertip demo`; choose another --out",
+                data.display()
+            );
         }
         std::fs::remove_dir_all(&data)?;
     }
@@ -124,7 +167,13 @@ impl Server {
     fn start(data: &Path) -> Result<Server> {
         let exe = std::env::current_exe()?;
         let mut child = Command::new(exe)
-            .args(["serve", "--data", &data.to_string_lossy(), "--listen", "127.0.0.1:0"])
+            .args([
+                "serve",
+                "--data",
+                &data.to_string_lossy(),
+                "--listen",
+                "127.0.0.1:0",
+            ])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -132,12 +181,18 @@ impl Server {
             .context("starting fingertip serve")?;
         let mut line = String::new();
         BufReader::new(child.stdout.take().context("server stdout")?).read_line(&mut line)?;
-        let address = line.trim().strip_prefix("listening on ").context("the server did not start")?.to_string();
+        let address = line
+            .trim()
+            .strip_prefix("listening on ")
+            .context("the server did not start")?
+            .to_string();
         Ok(Server { child, address })
     }
 
     fn stop(&mut self) -> Result<i32> {
-        Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status()?;
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()?;
         let status = self.child.wait()?;
         match status.code() {
             Some(0) => Ok(0),
@@ -163,25 +218,60 @@ fn lake_size(dir: &Path) -> (usize, u64) {
     out
 }
 
-async fn pipelines(data: &Path, out: &Path, config: &Config, pop: &Population) -> Result<fingertip_pipelines::RunSummary> {
+async fn pipelines(
+    data: &Path,
+    out: &Path,
+    config: &Config,
+    pop: &Population,
+) -> Result<fingertip_pipelines::RunSummary> {
     let runner = crate::pipeline::runner(data, config)?;
     let tz = runner.time_zone()?;
-    let first = pop.days.first().map(|d| d.at(0)).context("no simulated days")?;
-    let last = pop.days.last().map(|d| d.at(0)).context("no simulated days")?;
+    let first = pop
+        .days
+        .first()
+        .map(|d| d.at(0))
+        .context("no simulated days")?;
+    let last = pop
+        .days
+        .last()
+        .map(|d| d.at(0))
+        .context("no simulated days")?;
     let weeks = weeks::range(&weeks::label(first, tz), &weeks::label(last, tz), tz)?;
-    let req = RunRequest { out: out.to_path_buf(), weeks, pipelines: None, principal: "pipeline:demo".into(), progress: true };
+    let req = RunRequest {
+        out: out.to_path_buf(),
+        weeks,
+        pipelines: None,
+        principal: "pipeline:demo".into(),
+        progress: true,
+    };
     Ok(runner.run(&req).await?.1)
 }
 
 async fn example_queries(data: &Path, config: &Config) -> Result<()> {
-    let engine = crate::query::engine(&DataArgs { data: data.to_path_buf(), config: None }, config)?;
+    let engine = crate::query::engine(
+        &DataArgs {
+            data: data.to_path_buf(),
+            config: None,
+        },
+        config,
+    )?;
     let questions = [
         "SELECT app_id, COUNT(DISTINCT person) AS workers, SUM(duration_s) / 3600 AS hours FROM events WHERE trigger = 'mandatory' GROUP BY app_id ORDER BY hours DESC",
         "SELECT person, COUNT(*) AS n FROM events GROUP BY person ORDER BY n DESC LIMIT 10",
     ];
     for sql in questions {
         println!("\n$ fingertip query --epsilon 0.5 \"{sql}\"");
-        match engine.run("cli:demo", &QueryRequest { sql: sql.into(), epsilon: 0.5, ..Default::default() }).await {
+        match engine
+            .run(
+                "cli:demo",
+                &QueryRequest {
+                    sql: sql.into(),
+                    epsilon: 0.5,
+                    ..Default::default()
+                },
+            )
+            .await
+        {
             Ok(answer) => print!("{}", answer.to_table()),
             Err(e) => println!("refused ({}): {e}", e.code()),
         }
@@ -196,15 +286,32 @@ fn coverage(indices: &Path, truth: &Path) -> Result<String> {
     for line in truth_text.lines().skip(1) {
         let f: Vec<&str> = line.split(',').collect();
         if f.len() >= 5 {
-            exact.insert((f[0].to_string(), f[1].to_string(), f[2].to_string(), f[3].to_string()), f[4].parse::<f64>().unwrap_or(f64::NAN));
+            exact.insert(
+                (
+                    f[0].to_string(),
+                    f[1].to_string(),
+                    f[2].to_string(),
+                    f[3].to_string(),
+                ),
+                f[4].parse::<f64>().unwrap_or(f64::NAN),
+            );
         }
     }
     let (mut n, mut covered) = (0, 0);
     for line in std::fs::read_to_string(indices)?.lines().skip(1) {
         let f: Vec<&str> = line.split(',').collect();
-        let (Some(t), Ok(lo), Ok(hi)) = (exact.get(&(f[0].into(), f[1].into(), f[2].into(), f[3].into())), f[5].parse::<f64>(), f[6].parse::<f64>()) else { continue };
+        let (Some(t), Ok(lo), Ok(hi)) = (
+            exact.get(&(f[0].into(), f[1].into(), f[2].into(), f[3].into())),
+            f[5].parse::<f64>(),
+            f[6].parse::<f64>(),
+        ) else {
+            continue;
+        };
         n += 1;
         covered += usize::from(lo <= *t + 1e-9 && *t <= hi + 1e-9);
     }
-    Ok(format!("the 95% intervals of {covered} of {n} published values ({:.1}%) contain the exact value", 100.0 * covered as f64 / n.max(1) as f64))
+    Ok(format!(
+        "the 95% intervals of {covered} of {n} published values ({:.1}%) contain the exact value",
+        100.0 * covered as f64 / n.max(1) as f64
+    ))
 }

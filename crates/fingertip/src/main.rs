@@ -17,7 +17,11 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "fingertip", version, about = "Measure the burden government apps put on front-line staff, without exposing anyone.")]
+#[command(
+    name = "fingertip",
+    version,
+    about = "Measure the burden government apps put on front-line staff, without exposing anyone."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -76,8 +80,11 @@ fn main() -> Result<()> {
 /// Logs go to stderr: JSON when stderr is not a terminal, human-readable otherwise.
 fn init_tracing() {
     use std::io::IsTerminal;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if std::io::stderr().is_terminal() {
         builder.init();
     } else {

@@ -45,10 +45,21 @@ pub fn run(cmd: PipelineCommand) -> Result<i32> {
     let weeks = match (&args.week, &args.from, &args.to) {
         (Some(w), ..) => weeks::range(w, w, tz)?,
         (None, Some(f), Some(t)) => weeks::range(f, t, tz)?,
-        _ => vec![weeks::last_complete(chrono::Utc::now().timestamp_millis(), tz)],
+        _ => vec![weeks::last_complete(
+            chrono::Utc::now().timestamp_millis(),
+            tz,
+        )],
     };
-    let request = RunRequest { out: args.out.clone(), weeks, pipelines: args.pipelines.clone(), principal: "pipeline:cli".into(), progress: true };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let request = RunRequest {
+        out: args.out.clone(),
+        weeks,
+        pipelines: args.pipelines.clone(),
+        principal: "pipeline:cli".into(),
+        progress: true,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     match runtime.block_on(runner.run(&request)) {
         Ok((rows, summary)) => {
             println!(
@@ -60,7 +71,10 @@ pub fn run(cmd: PipelineCommand) -> Result<i32> {
                 summary.delta,
                 summary.epochs.join(", ")
             );
-            println!("wrote {}/indices.parquet, indices.csv, indices.json and report.html", args.out.display());
+            println!(
+                "wrote {}/indices.parquet, indices.csv, indices.json and report.html",
+                args.out.display()
+            );
             Ok(0)
         }
         Err(fingertip_pipelines::PipelineError::Budget(e)) => {
@@ -75,28 +89,58 @@ pub fn run(cmd: PipelineCommand) -> Result<i32> {
 pub fn runner(data: &Path, config: &Config) -> Result<Runner> {
     let ledger = Ledger::open(data, &config.budget)?;
     let domain = domain(data, config)?;
-    Ok(Runner::new(data, config.pipelines.clone(), config.catalog()?, ledger, config.keys.epoch, domain))
+    Ok(Runner::new(
+        data,
+        config.pipelines.clone(),
+        config.catalog()?,
+        ledger,
+        config.keys.epoch,
+        domain,
+    ))
 }
 
 /// Apps (from the app tokens) and org units (configured list, or the leaves of
 /// `<data>/dimensions/org_units.csv`): public knowledge, so every cell can be released.
 pub fn domain(data: &Path, config: &Config) -> Result<Domain> {
-    let apps: BTreeSet<String> = TokenStore::open(data)?.list()?.into_iter().filter(|t| t.role == Role::App).filter_map(|t| t.app_id).collect();
+    let apps: BTreeSet<String> = TokenStore::open(data)?
+        .list()?
+        .into_iter()
+        .filter(|t| t.role == Role::App)
+        .filter_map(|t| t.app_id)
+        .collect();
     let mut units: Vec<String> = config.org_units.codes.clone();
     if units.is_empty() {
         units = org_unit_leaves(&data.join("dimensions").join("org_units.csv"))?;
     }
-    Ok(Domain { apps: (!apps.is_empty()).then(|| apps.into_iter().collect()), units: (!units.is_empty()).then_some(units) })
+    Ok(Domain {
+        apps: (!apps.is_empty()).then(|| apps.into_iter().collect()),
+        units: (!units.is_empty()).then_some(units),
+    })
 }
 
 fn org_unit_leaves(path: &Path) -> Result<Vec<String>> {
-    let Ok(text) = std::fs::read_to_string(path) else { return Ok(Vec::new()) };
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(Vec::new());
+    };
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
     let parent = header.iter().position(|h| h.trim() == "parent");
-    let rows: Vec<Vec<&str>> = lines.filter(|l| !l.trim().is_empty()).map(|l| l.split(',').collect()).collect();
-    let parents: BTreeSet<&str> = rows.iter().filter_map(|r| parent.and_then(|p| r.get(p))).map(|s| s.trim()).collect();
-    let leaves: Vec<String> = rows.iter().filter_map(|r| r.first()).map(|c| c.trim()).filter(|c| !parents.contains(c)).map(str::to_string).collect();
+    let rows: Vec<Vec<&str>> = lines
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.split(',').collect())
+        .collect();
+    let parents: BTreeSet<&str> = rows
+        .iter()
+        .filter_map(|r| parent.and_then(|p| r.get(p)))
+        .map(|s| s.trim())
+        .collect();
+    let leaves: Vec<String> = rows
+        .iter()
+        .filter_map(|r| r.first())
+        .map(|c| c.trim())
+        .filter(|c| !parents.contains(c))
+        .map(str::to_string)
+        .collect();
     if let Some(bad) = leaves.iter().find(|c| !fingertip_model::is_code(c, 64)) {
         bail!("{}: `{bad}` is not an org-unit code", path.display());
     }

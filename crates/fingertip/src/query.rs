@@ -47,17 +47,35 @@ pub enum Format {
 pub fn engine(data: &DataArgs, config: &Config) -> Result<Engine> {
     let ledger = Ledger::open(&data.data, &config.budget)?;
     let domain = crate::pipeline::domain(&data.data, config)?;
-    Ok(Engine::new(&data.data, config.catalog()?, config.query.clone(), ledger, config.keys.epoch)
-        .with_domain(DomainColumn::AppId, domain.apps.unwrap_or_default())
-        .with_domain(DomainColumn::OrgUnit, domain.units.unwrap_or_default()))
+    Ok(Engine::new(
+        &data.data,
+        config.catalog()?,
+        config.query.clone(),
+        ledger,
+        config.keys.epoch,
+    )
+    .with_domain(DomainColumn::AppId, domain.apps.unwrap_or_default())
+    .with_domain(DomainColumn::OrgUnit, domain.units.unwrap_or_default()))
 }
 
 pub fn run(args: QueryArgs) -> Result<i32> {
     let config = Config::load(&args.data.data, args.data.config.as_deref())?;
     let engine = engine(&args.data, &config)?;
-    let request = QueryRequest { sql: args.sql.clone(), epsilon: args.epsilon, delta: args.delta, bounds: bounds(&args)? };
-    let principal = args.principal.clone().unwrap_or_else(|| format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into())));
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let request = QueryRequest {
+        sql: args.sql.clone(),
+        epsilon: args.epsilon,
+        delta: args.delta,
+        bounds: bounds(&args)?,
+    };
+    let principal = args.principal.clone().unwrap_or_else(|| {
+        format!(
+            "cli:{}",
+            std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+        )
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     match runtime.block_on(engine.run(&principal, &request)) {
         Ok(answer) => {
             match args.format {
@@ -75,11 +93,20 @@ pub fn run(args: QueryArgs) -> Result<i32> {
 }
 
 fn bounds(args: &QueryArgs) -> Result<BoundsRequest> {
-    let mut req = BoundsRequest { max_groups: args.max_groups, max_rows: args.max_rows, ..Default::default() };
+    let mut req = BoundsRequest {
+        max_groups: args.max_groups,
+        max_rows: args.max_rows,
+        ..Default::default()
+    };
     for b in &args.bounds {
-        let (name, range) = b.split_once('=').with_context(|| format!("--bound {b}: expected NAME=LOW:HIGH"))?;
-        let (lo, hi) = range.split_once(':').with_context(|| format!("--bound {b}: expected NAME=LOW:HIGH"))?;
-        req.columns.insert(name.to_string(), [lo.trim().parse()?, hi.trim().parse()?]);
+        let (name, range) = b
+            .split_once('=')
+            .with_context(|| format!("--bound {b}: expected NAME=LOW:HIGH"))?;
+        let (lo, hi) = range
+            .split_once(':')
+            .with_context(|| format!("--bound {b}: expected NAME=LOW:HIGH"))?;
+        req.columns
+            .insert(name.to_string(), [lo.trim().parse()?, hi.trim().parse()?]);
     }
     Ok(req)
 }
@@ -112,16 +139,38 @@ pub fn budget(args: BudgetArgs) -> Result<i32> {
         }
         ledger.set_total("events", args.epoch.as_deref(), total, args.set_delta_total)?;
     }
-    let known: Vec<String> = fingertip_query::known_epochs(&args.data.data, config.keys.epoch).into_iter().map(|e| e.0).collect();
+    let known: Vec<String> = fingertip_query::known_epochs(&args.data.data, config.keys.epoch)
+        .into_iter()
+        .map(|e| e.0)
+        .collect();
     let status = ledger.status("events", &known)?;
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&status)?),
         _ => {
-            println!("dataset {} (default total ε {} per key epoch)", status.dataset, config.budget.epsilon_total);
-            println!("{:<8} {:>10} {:>10} {:>10} {:>10} {:>7}  by principal", "epoch", "ε total", "ε spent", "ε left", "δ spent", "spends");
+            println!(
+                "dataset {} (default total ε {} per key epoch)",
+                status.dataset, config.budget.epsilon_total
+            );
+            println!(
+                "{:<8} {:>10} {:>10} {:>10} {:>10} {:>7}  by principal",
+                "epoch", "ε total", "ε spent", "ε left", "δ spent", "spends"
+            );
             for e in &status.epochs {
-                let who: Vec<String> = e.by_principal.iter().map(|(p, x)| format!("{p}={x}")).collect();
-                println!("{:<8} {:>10} {:>10} {:>10} {:>10.2e} {:>7}  {}", e.epoch, e.epsilon_total, round(e.epsilon_spent), round(e.epsilon_remaining), e.delta_spent, e.spends, who.join(" "));
+                let who: Vec<String> = e
+                    .by_principal
+                    .iter()
+                    .map(|(p, x)| format!("{p}={x}"))
+                    .collect();
+                println!(
+                    "{:<8} {:>10} {:>10} {:>10} {:>10.2e} {:>7}  {}",
+                    e.epoch,
+                    e.epsilon_total,
+                    round(e.epsilon_spent),
+                    round(e.epsilon_remaining),
+                    e.delta_spent,
+                    e.spends,
+                    who.join(" ")
+                );
             }
         }
     }

@@ -4,16 +4,28 @@
 use std::process::Command;
 
 fn fingertip(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_fingertip")).args(args).output().expect("run fingertip");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    let out = Command::new(env!("CARGO_BIN_EXE_fingertip"))
+        .args(args)
+        .output()
+        .expect("run fingertip");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 #[test]
 fn help_lists_every_command() {
     let (code, stdout, _) = fingertip(&["--help"]);
     assert_eq!(code, 0);
-    for cmd in ["serve", "query", "pipeline", "simulate", "demo", "budget", "keys", "token"] {
-        assert!(stdout.contains(cmd), "`{cmd}` missing from --help:\n{stdout}");
+    for cmd in [
+        "serve", "query", "pipeline", "simulate", "demo", "budget", "keys", "token",
+    ] {
+        assert!(
+            stdout.contains(cmd),
+            "`{cmd}` missing from --help:\n{stdout}"
+        );
     }
 }
 
@@ -21,7 +33,16 @@ fn help_lists_every_command() {
 fn token_create_prints_the_token_last_and_stores_only_its_hash() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap();
-    let (code, stdout, stderr) = fingertip(&["token", "create", "--data", data, "--role", "app", "--app-id", "attendance"]);
+    let (code, stdout, stderr) = fingertip(&[
+        "token",
+        "create",
+        "--data",
+        data,
+        "--role",
+        "app",
+        "--app-id",
+        "attendance",
+    ]);
     assert_eq!(code, 0, "{stderr}");
     let token = stdout.lines().last().unwrap();
     assert!(token.starts_with("ft_"), "{token}");
@@ -36,7 +57,15 @@ fn token_create_prints_the_token_last_and_stores_only_its_hash() {
 fn budget_reports_totals_as_json() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap();
-    let (code, _, stderr) = fingertip(&["budget", "--data", data, "--set-total", "3", "--epoch", "2026Q4"]);
+    let (code, _, stderr) = fingertip(&[
+        "budget",
+        "--data",
+        data,
+        "--set-total",
+        "3",
+        "--epoch",
+        "2026Q4",
+    ]);
     assert_eq!(code, 0, "{stderr}");
     let (code, stdout, _) = fingertip(&["budget", "--data", data, "--format", "json"]);
     assert_eq!(code, 0);
@@ -52,7 +81,14 @@ fn budget_reports_totals_as_json() {
 fn refused_queries_exit_non_zero_with_the_reason_on_stderr() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap();
-    let (code, stdout, stderr) = fingertip(&["query", "--data", data, "--epsilon", "1", "SELECT * FROM events"]);
+    let (code, stdout, stderr) = fingertip(&[
+        "query",
+        "--data",
+        data,
+        "--epsilon",
+        "1",
+        "SELECT * FROM events",
+    ]);
     assert_eq!(code, 2);
     assert!(stdout.is_empty());
     assert!(stderr.contains("refused (raw_rows)"), "{stderr}");

@@ -3,7 +3,8 @@
 //! filtered to the run's weeks, `ft_week` / `ft_after_hours`, the `weekly_events` view) and
 //! runs exactly the runner's SQL — per level the capped active-worker counts, per index the
 //! person stage and the per-person L1-clipped sums — but adds no noise, charges no ledger and
-//! writes no report. `fingertip pipeline run` time ÷ this time is the cost of DP.
+//! writes no report. (The runner's key-epoch filter is left out: every event of these lakes is
+//! in the run's epochs.) `fingertip pipeline run` time ÷ this time is the cost of DP.
 //!
 //! Prints one JSON object with the time of each part.
 
@@ -12,13 +13,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use chrono::{DateTime, Datelike, Timelike, Utc};
 use chrono_tz::Tz;
 use clap::Parser;
-use datafusion::arrow::array::{AsArray, BooleanArray, StringArray};
-use datafusion::arrow::datatypes::{DataType, TimeUnit, TimestampMillisecondType};
 use datafusion::datasource::MemTable;
-use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility, create_udf};
 use datafusion::prelude::SessionContext;
 use fingertip_pipelines::{Kind, Level, PipelineSpec, weeks};
 use serde_json::json;
@@ -40,20 +37,32 @@ struct Args {
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(args.threads.max(1)).enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.threads.max(1))
+        .enable_all()
+        .build()?;
     let report = runtime.block_on(run(&args))?;
     println!("{report}");
     Ok(())
 }
 
 async fn run(args: &Args) -> Result<serde_json::Value> {
-    let tz: Tz = args.tz.parse().map_err(|_| anyhow::anyhow!("unknown time zone {}", args.tz))?;
+    let tz: Tz = args
+        .tz
+        .parse()
+        .map_err(|_| anyhow::anyhow!("unknown time zone {}", args.tz))?;
     let week_list = weeks::range(&args.from, &args.to, tz)?;
     let started = Instant::now();
     let catalog = fingertip_model::Catalog::embedded();
-    let (ctx, _) = fingertip_query::lake::session_named(&args.data, args.threads, &catalog, "lake_events").await?;
-    ctx.register_udf(week_udf(tz));
-    ctx.register_udf(after_hours_udf(tz));
+    let (ctx, _) =
+        fingertip_query::lake::session_named(&args.data, args.threads, &catalog, "lake_events")
+            .await?;
+    let config = fingertip_pipelines::PipelinesConfig {
+        time_zone: args.tz.clone(),
+        ..Default::default()
+    };
+    ctx.register_udf(fingertip_pipelines::udf::week_udf(tz));
+    ctx.register_udf(fingertip_pipelines::udf::after_hours_udf(&config, tz));
     let lo = weeks::start_ms(&args.from, tz)?;
     let hi = weeks::start_ms(&args.to, tz)? + 7 * 86_400_000;
     let rfc = fingertip_model::format_rfc3339_ms;
@@ -70,8 +79,14 @@ async fn run(args: &Args) -> Result<serde_json::Value> {
     let specs = fingertip_pipelines::load_pipelines(None)?;
     let mut parts = serde_json::Map::new();
     let t = Instant::now();
-    let people = specs.iter().find(|s| s.kind == Kind::People).context("no people pipeline")?;
-    let caps = people.people.clone().context("people pipeline without [people]")?;
+    let people = specs
+        .iter()
+        .find(|s| s.kind == Kind::People)
+        .context("no people pipeline")?;
+    let caps = people
+        .people
+        .clone()
+        .context("people pipeline without [people]")?;
     let mut cells = 0;
     for level in Level::all() {
         let cap = match level {
@@ -86,15 +101,27 @@ async fn run(args: &Args) -> Result<serde_json::Value> {
              r AS (SELECT week, app_id, org_unit, row_number() OVER (PARTITION BY person, week ORDER BY random()) AS rk FROM pc) \
              SELECT week, app_id, org_unit, COUNT(*) AS persons FROM r WHERE rk <= {cap} GROUP BY week, app_id, org_unit"
         );
-        cells += ctx.sql(&sql).await?.collect().await?.iter().map(|b| b.num_rows()).sum::<usize>();
+        cells += ctx
+            .sql(&sql)
+            .await?
+            .collect()
+            .await?
+            .iter()
+            .map(|b| b.num_rows())
+            .sum::<usize>();
     }
     parts.insert(people.name.clone(), json!(secs(t)));
-    for spec in specs.iter().filter(|s| matches!(s.kind, Kind::Ratio | Kind::Count)) {
+    for spec in specs
+        .iter()
+        .filter(|s| matches!(s.kind, Kind::Ratio | Kind::Count))
+    {
         let t = Instant::now();
         cells += bounded_index(&ctx, spec, week_list.len()).await?;
         parts.insert(spec.name.clone(), json!(secs(t)));
     }
-    Ok(json!({"weeks": week_list, "threads": args.threads, "cells": cells, "seconds": secs(started), "parts_s": parts}))
+    Ok(
+        json!({"weeks": week_list, "threads": args.threads, "cells": cells, "seconds": secs(started), "parts_s": parts}),
+    )
 }
 
 fn secs(t: Instant) -> f64 {
@@ -103,16 +130,28 @@ fn secs(t: Instant) -> f64 {
 
 /// The person stage and the clipped sums of one index, as `index::release` runs them.
 async fn bounded_index(ctx: &SessionContext, spec: &PipelineSpec, weeks: usize) -> Result<usize> {
-    let df = ctx.sql(spec.person_sql.as_deref().unwrap_or_default()).await?;
+    let df = ctx
+        .sql(spec.person_sql.as_deref().unwrap_or_default())
+        .await?;
     let schema = Arc::new(df.schema().as_arrow().clone());
     let batches = df.collect().await?;
-    ctx.register_table("person_stage", Arc::new(MemTable::try_new(schema, vec![batches])?))?;
+    ctx.register_table(
+        "person_stage",
+        Arc::new(MemTable::try_new(schema, vec![batches])?),
+    )?;
     let bounds = spec.bounds.clone().unwrap_or_default();
     let mut columns = vec![("numerator", bounds.numerator_per_week)];
-    if let Some(d) = bounds.denominator_per_week.filter(|_| spec.own_denominator()) {
+    if let Some(d) = bounds
+        .denominator_per_week
+        .filter(|_| spec.own_denominator())
+    {
         columns.push(("denominator", d));
     }
-    let combine = if format!("{:?}", spec.combine).eq_ignore_ascii_case("max") { "MAX" } else { "SUM" };
+    let combine = if format!("{:?}", spec.combine).eq_ignore_ascii_case("max") {
+        "MAX"
+    } else {
+        "SUM"
+    };
     let mut cells = 0;
     for &level in &spec.levels {
         for (column, per_week) in &columns {
@@ -127,42 +166,16 @@ async fn bounded_index(ctx: &SessionContext, spec: &PipelineSpec, weeks: usize) 
                         SUM(CAST(TRUNC(COALESCE(lvl.v, 0) * LEAST(1.0, {bound:e} / GREATEST(tot.t, 1e-300)) / {unit:e}) AS BIGINT)) AS s \
                  FROM lvl JOIN tot ON lvl.person = tot.person GROUP BY lvl.week, lvl.app_id, lvl.org_unit"
             );
-            cells += ctx.sql(&sql).await?.collect().await?.iter().map(|b| b.num_rows()).sum::<usize>();
+            cells += ctx
+                .sql(&sql)
+                .await?
+                .collect()
+                .await?
+                .iter()
+                .map(|b| b.num_rows())
+                .sum::<usize>();
         }
     }
     ctx.deregister_table("person_stage")?;
     Ok(cells)
-}
-
-// The two UDFs below are copies of `fingertip-pipelines/src/udf.rs` (private there), with the
-// default working hours (Monday–Friday 08:00–18:00).
-
-fn timestamps(args: &[ColumnarValue]) -> datafusion::common::Result<Vec<Option<i64>>> {
-    let arrays = ColumnarValue::values_to_arrays(args)?;
-    let ts = datafusion::arrow::compute::cast(&arrays[0], &timestamp())?;
-    Ok(ts.as_primitive::<TimestampMillisecondType>().iter().collect())
-}
-
-fn timestamp() -> DataType {
-    DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()))
-}
-
-fn week_udf(tz: Tz) -> ScalarUDF {
-    let f = move |args: &[ColumnarValue]| {
-        let out: StringArray = timestamps(args)?.into_iter().map(|t| t.map(|ms| weeks::label(ms, tz))).collect();
-        Ok(ColumnarValue::Array(Arc::new(out)))
-    };
-    create_udf("ft_week", vec![timestamp()], DataType::Utf8, Volatility::Immutable, Arc::new(f))
-}
-
-fn after_hours_udf(tz: Tz) -> ScalarUDF {
-    let after = move |ms: i64| {
-        let t = DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default().with_timezone(&tz);
-        !((1..=5).contains(&t.weekday().number_from_monday()) && (8..18).contains(&t.hour()))
-    };
-    let f = move |args: &[ColumnarValue]| {
-        let out: BooleanArray = timestamps(args)?.into_iter().map(|t| t.map(after)).collect();
-        Ok(ColumnarValue::Array(Arc::new(out)))
-    };
-    create_udf("ft_after_hours", vec![timestamp()], DataType::Boolean, Volatility::Immutable, Arc::new(f))
 }

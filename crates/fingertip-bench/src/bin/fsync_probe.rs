@@ -25,8 +25,14 @@ struct Args {
 fn main() -> Result<()> {
     let args = Args::parse();
     let load = procfs::loadavg();
-    let path = args.dir.join(format!(".fsync-probe-{}", std::process::id()));
-    let mut file = OpenOptions::new().create(true).append(true).open(&path).with_context(|| format!("creating {}", path.display()))?;
+    let path = args
+        .dir
+        .join(format!(".fsync-probe-{}", std::process::id()));
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .with_context(|| format!("creating {}", path.display()))?;
     let block = [0x5au8; 4096];
     let mut hist = Histogram::default();
     let end = Instant::now() + Duration::from_secs_f64(args.seconds);

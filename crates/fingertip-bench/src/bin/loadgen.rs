@@ -100,7 +100,9 @@ struct Plan {
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let local = tokio::task::LocalSet::new();
     let report = local.block_on(&runtime, run(&args))?;
     let text = serde_json::to_string_pretty(&report)?;
@@ -113,10 +115,18 @@ fn main() -> Result<()> {
 
 async fn run(args: &Args) -> Result<serde_json::Value> {
     let base: hyper::Uri = args.target.parse().context("--target is not a URL")?;
-    let authority = base.authority().context("--target has no host:port")?.clone();
-    let addr = tokio::net::lookup_host(authority.as_str()).await?.next().context("--target does not resolve")?;
+    let authority = base
+        .authority()
+        .context("--target has no host:port")?
+        .clone();
+    let addr = tokio::net::lookup_host(authority.as_str())
+        .await?
+        .next()
+        .context("--target does not resolve")?;
     let tokens: BTreeMap<String, String> = match &args.tokens {
-        Some(p) => serde_json::from_str(&std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?)?,
+        Some(p) => serde_json::from_str(
+            &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+        )?,
         None => BTreeMap::new(),
     };
     let now_ms = chrono::Utc::now().timestamp_millis();
@@ -134,11 +144,18 @@ async fn run(args: &Args) -> Result<serde_json::Value> {
         bail!("the simulation gave no full body; raise --pool-events or --workers");
     }
     let mean_body = bodies.iter().map(|b| b.json.len()).sum::<usize>() / bodies.len();
-    eprintln!("{} bodies of {} events (mean {} bytes); {} connections", bodies.len(), args.batch, mean_body, args.connections);
+    eprintln!(
+        "{} bodies of {} events (mean {} bytes); {} connections",
+        bodies.len(),
+        args.batch,
+        mean_body,
+        args.connections
+    );
     let start = Instant::now();
     let w0 = start + Duration::from_secs_f64(args.warmup);
     let w1 = w0 + Duration::from_secs_f64(args.duration);
-    let interval = (args.rate > 0.0).then(|| Duration::from_secs_f64(args.connections as f64 * args.batch as f64 / args.rate));
+    let interval = (args.rate > 0.0)
+        .then(|| Duration::from_secs_f64(args.connections as f64 * args.batch as f64 / args.rate));
     let plan = Rc::new(Plan {
         uri: format!("{}/v1/events", args.target.trim_end_matches('/')).parse()?,
         host: authority.to_string(),
@@ -153,7 +170,11 @@ async fn run(args: &Args) -> Result<serde_json::Value> {
     let sampler = tokio::task::spawn_local(sample(plan.clone(), args.server_pid, args.metrics));
     let mut tasks = Vec::new();
     for c in 0..args.connections {
-        tasks.push(tokio::task::spawn_local(connection(plan.clone(), c, args.connections)));
+        tasks.push(tokio::task::spawn_local(connection(
+            plan.clone(),
+            c,
+            args.connections,
+        )));
     }
     let mut total = ConnStats::default();
     for t in tasks {
@@ -194,9 +215,15 @@ async fn run(args: &Args) -> Result<serde_json::Value> {
         let cpu = server.cpu_s;
         obj.insert("server_cpu_s".into(), json!(round3(cpu)));
         obj.insert("server_cpu_cores".into(), json!(round3(cpu / secs)));
-        obj.insert("server_cpu_s_per_1M_events".into(), json!(round3(cpu / total.acked_in_window.max(1) as f64 * 1e6)));
+        obj.insert(
+            "server_cpu_s_per_1M_events".into(),
+            json!(round3(cpu / total.acked_in_window.max(1) as f64 * 1e6)),
+        );
         obj.insert("server_rss_mib_end".into(), json!(round3(server.rss_end)));
-        obj.insert("server_rss_mib_max_sampled".into(), json!(round3(server.rss_max)));
+        obj.insert(
+            "server_rss_mib_max_sampled".into(),
+            json!(round3(server.rss_max)),
+        );
         obj.insert("server_vmhwm_mib".into(), json!(round3(server.hwm)));
         obj.insert("server_rss_mib_series".into(), json!(server.rss_series));
         if let Some(m) = server.metrics {
@@ -239,7 +266,9 @@ async fn connection(plan: Rc<Plan>, index: usize, connections: usize) -> ConnSta
     let mut stats = ConnStats::default();
     let mut ids = IdSource::new(plan.run_tag, index as u16);
     let mut next_body = index * 7919 % plan.bodies.len();
-    let mut scheduled = plan.interval.map(|i| plan.start + i.mul_f64(index as f64 / connections as f64));
+    let mut scheduled = plan
+        .interval
+        .map(|i| plan.start + i.mul_f64(index as f64 / connections as f64));
     let mut sender: Option<Sender> = None;
     let mut buf = Vec::new();
     loop {
@@ -266,7 +295,10 @@ async fn connection(plan: Rc<Plan>, index: usize, connections: usize) -> ConnSta
         let template = &plan.bodies[next_body];
         next_body = (next_body + 1) % plan.bodies.len();
         template.render(&mut ids, &mut buf);
-        let token = plan.tokens.get(&*template.app_id).map_or("none", String::as_str);
+        let token = plan
+            .tokens
+            .get(&*template.app_id)
+            .map_or("none", String::as_str);
         let request = Request::post(plan.uri.clone())
             .header(hyper::header::HOST, plan.host.as_str())
             .header(hyper::header::CONTENT_TYPE, "application/json")
@@ -294,12 +326,20 @@ async fn connection(plan: Rc<Plan>, index: usize, connections: usize) -> ConnSta
                 continue;
             }
         };
-        let accepted = if status == StatusCode::ACCEPTED { accepted_count(&body).unwrap_or(template.events() as u64) } else { 0 };
+        let accepted = if status == StatusCode::ACCEPTED {
+            accepted_count(&body).unwrap_or(template.events() as u64)
+        } else {
+            0
+        };
         stats.acked_total += accepted;
         *stats.statuses.entry(status.as_u16()).or_default() += 1;
         if done >= plan.window.0 && done < plan.window.1 {
-            stats.hist.record(done.duration_since(intended.min(sent_at)).as_micros() as u64);
-            stats.service.record(done.duration_since(sent_at).as_micros() as u64);
+            stats
+                .hist
+                .record(done.duration_since(intended.min(sent_at)).as_micros() as u64);
+            stats
+                .service
+                .record(done.duration_since(sent_at).as_micros() as u64);
             if status == StatusCode::ACCEPTED {
                 stats.acked_in_window += accepted;
                 stats.requests_in_window += 1;
@@ -313,7 +353,12 @@ async fn connection(plan: Rc<Plan>, index: usize, connections: usize) -> ConnSta
 fn accepted_count(body: &[u8]) -> Option<u64> {
     let key = b"\"accepted\":";
     let at = body.windows(key.len()).position(|w| w == key)? + key.len();
-    let digits: Vec<u8> = body[at..].iter().skip_while(|b| **b == b' ').take_while(|b| b.is_ascii_digit()).copied().collect();
+    let digits: Vec<u8> = body[at..]
+        .iter()
+        .skip_while(|b| **b == b' ')
+        .take_while(|b| b.is_ascii_digit())
+        .copied()
+        .collect();
     std::str::from_utf8(&digits).ok()?.parse().ok()
 }
 
@@ -333,7 +378,11 @@ async fn sample(plan: Rc<Plan>, pid: Option<u32>, metrics: bool) -> Result<Optio
     };
     tokio::time::sleep_until(plan.window.0.into()).await;
     let cpu0 = procfs::cpu_seconds(pid)?;
-    let m0 = if metrics { fetch_metrics(&plan).await.ok() } else { None };
+    let m0 = if metrics {
+        fetch_metrics(&plan).await.ok()
+    } else {
+        None
+    };
     let mut series = Vec::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     while Instant::now() < plan.window.1 {
@@ -341,19 +390,34 @@ async fn sample(plan: Rc<Plan>, pid: Option<u32>, metrics: bool) -> Result<Optio
         series.push(round3(procfs::rss_mib(pid)?.0));
     }
     let cpu1 = procfs::cpu_seconds(pid)?;
-    let m1 = if metrics { fetch_metrics(&plan).await.ok() } else { None };
+    let m1 = if metrics {
+        fetch_metrics(&plan).await.ok()
+    } else {
+        None
+    };
     let (rss_end, hwm) = procfs::rss_mib(pid)?;
     let metrics = match (m0, m1) {
         (Some(a), Some(b)) => Some(window_metrics(&a, &b)),
         _ => None,
     };
     let rss_max = series.iter().copied().fold(rss_end, f64::max);
-    Ok(Some(ServerSide { cpu_s: cpu1 - cpu0, rss_end, rss_max, hwm, rss_series: series, metrics }))
+    Ok(Some(ServerSide {
+        cpu_s: cpu1 - cpu0,
+        rss_end,
+        rss_max,
+        hwm,
+        rss_series: series,
+        metrics,
+    }))
 }
 
 fn window_metrics(a: &str, b: &str) -> serde_json::Value {
     let d = |name: &str| prom::value(b, name).unwrap_or(0.0) - prom::value(a, name).unwrap_or(0.0);
-    let (records, fsyncs, events) = (d("fingertip_wal_records_total"), d("fingertip_wal_fsyncs_total"), d("fingertip_events_accepted_total"));
+    let (records, fsyncs, events) = (
+        d("fingertip_wal_records_total"),
+        d("fingertip_wal_fsyncs_total"),
+        d("fingertip_events_accepted_total"),
+    );
     json!({
         "wal_records": records,
         "wal_fsyncs": fsyncs,
@@ -373,12 +437,15 @@ fn window_metrics(a: &str, b: &str) -> serde_json::Value {
 
 async fn fetch_metrics(plan: &Plan) -> Result<String> {
     let stream = TcpStream::connect(plan.addr).await?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(stream)).await?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(stream)).await?;
     tokio::task::spawn_local(async move {
         let _ = conn.await;
     });
     let uri = plan.uri.to_string().replace("/v1/events", "/metrics");
-    let request = Request::get(uri).header(hyper::header::HOST, plan.host.as_str()).body(Empty::new())?;
+    let request = Request::get(uri)
+        .header(hyper::header::HOST, plan.host.as_str())
+        .body(Empty::new())?;
     let response = sender.send_request(request).await?;
     let body = response.into_body().collect().await?.to_bytes();
     Ok(String::from_utf8_lossy(&body).into_owned())

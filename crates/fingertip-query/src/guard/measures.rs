@@ -1,8 +1,8 @@
 //! The aggregate functions a release may compute, and how each one is bounded.
 
 use datafusion::common::{DFSchema, ScalarValue};
-use datafusion::logical_expr::expr::AggregateFunction;
 use datafusion::logical_expr::Expr;
+use datafusion::logical_expr::expr::AggregateFunction;
 
 use super::Origin;
 use super::exprs::{check_row_expr, origin_of, tainted_use};
@@ -34,11 +34,19 @@ pub struct Measure {
     pub name: String,
 }
 
-pub(crate) fn classify(expr: &Expr, name: &str, schema: &DFSchema, origins: &[Origin]) -> Result<Measure, Refusal> {
+pub(crate) fn classify(
+    expr: &Expr,
+    name: &str,
+    schema: &DFSchema,
+    origins: &[Origin],
+) -> Result<Measure, Refusal> {
     let af = match expr {
         Expr::Alias(a) => return classify(&a.expr, name, schema, origins),
         Expr::AggregateFunction(af) => af,
-        _ => refuse!(code::UNSUPPORTED_AGGREGATE, "`{name}` is not an aggregate function the release supports"),
+        _ => refuse!(
+            code::UNSUPPORTED_AGGREGATE,
+            "`{name}` is not an aggregate function the release supports"
+        ),
     };
     let p = &af.params;
     if let Some(f) = &p.filter {
@@ -50,10 +58,17 @@ pub(crate) fn classify(expr: &Expr, name: &str, schema: &DFSchema, origins: &[Or
             (Some(a), Some(b)) => Some(a.and(b)),
             (a, b) => a.or(b),
         };
-        Measure { kind, value, filter, name: name.to_string() }
+        Measure {
+            kind,
+            value,
+            filter,
+            name: name.to_string(),
+        }
     };
     match fname.as_str() {
-        "count" if p.distinct => count_distinct(af, schema, origins).map(|_| measure(MeasureKind::Persons, None, None)),
+        "count" if p.distinct => {
+            count_distinct(af, schema, origins).map(|_| measure(MeasureKind::Persons, None, None))
+        }
         "count" => {
             no_order(af, &fname)?;
             let not_null = counted_rows(&p.args, schema, origins)?;
@@ -62,32 +77,56 @@ pub(crate) fn classify(expr: &Expr, name: &str, schema: &DFSchema, origins: &[Or
         "sum" | "avg" | "mean" => {
             no_order(af, &fname)?;
             if p.distinct {
-                refuse!(code::UNSUPPORTED_AGGREGATE, "{}(DISTINCT ...) is not supported", fname.to_uppercase());
+                refuse!(
+                    code::UNSUPPORTED_AGGREGATE,
+                    "{}(DISTINCT ...) is not supported",
+                    fname.to_uppercase()
+                );
             }
             let value = single_value(&p.args, schema, origins, &fname)?;
-            let kind = if fname == "sum" { MeasureKind::Sum } else { MeasureKind::Avg };
+            let kind = if fname == "sum" {
+                MeasureKind::Sum
+            } else {
+                MeasureKind::Avg
+            };
             Ok(measure(kind, Some(value.clone()), not_null(&value, schema)))
         }
         "median" => {
             no_order(af, &fname)?;
             let value = single_value(&p.args, schema, origins, &fname)?;
-            Ok(measure(MeasureKind::Quantile(0.5), Some(value.clone()), not_null(&value, schema)))
+            Ok(measure(
+                MeasureKind::Quantile(0.5),
+                Some(value.clone()),
+                not_null(&value, schema),
+            ))
         }
         "approx_percentile_cont" | "percentile_cont" => {
             let (value, q) = percentile_args(af, schema, origins)?;
-            Ok(measure(MeasureKind::Quantile(q), Some(value.clone()), not_null(&value, schema)))
+            Ok(measure(
+                MeasureKind::Quantile(q),
+                Some(value.clone()),
+                not_null(&value, schema),
+            ))
         }
         "min" | "max" => {
             for a in &p.args {
                 check_row_expr(a, schema, origins, &format!("{}()", fname.to_uppercase()))?;
             }
-            refuse!(code::UNSUPPORTED_AGGREGATE, "{}() reveals a single extreme event, which may describe one person; use a quantile such as APPROX_PERCENTILE_CONT(x, 0.95) instead", fname.to_uppercase())
+            refuse!(
+                code::UNSUPPORTED_AGGREGATE,
+                "{}() reveals a single extreme event, which may describe one person; use a quantile such as APPROX_PERCENTILE_CONT(x, 0.95) instead",
+                fname.to_uppercase()
+            )
         }
         other => {
             for a in &p.args {
                 check_row_expr(a, schema, origins, &format!("{}()", other.to_uppercase()))?;
             }
-            refuse!(code::UNSUPPORTED_AGGREGATE, "{}() is not supported; use COUNT(*), COUNT(DISTINCT person), SUM, AVG, MEDIAN or APPROX_PERCENTILE_CONT", other.to_uppercase())
+            refuse!(
+                code::UNSUPPORTED_AGGREGATE,
+                "{}() is not supported; use COUNT(*), COUNT(DISTINCT person), SUM, AVG, MEDIAN or APPROX_PERCENTILE_CONT",
+                other.to_uppercase()
+            )
         }
     }
 }
@@ -95,42 +134,70 @@ pub(crate) fn classify(expr: &Expr, name: &str, schema: &DFSchema, origins: &[Or
 /// `value IS NOT NULL`, unless the value can never be null.
 fn not_null(value: &Expr, schema: &DFSchema) -> Option<Expr> {
     use datafusion::logical_expr::ExprSchemable;
-    value.nullable(schema).unwrap_or(true).then(|| value.clone().is_not_null())
+    value
+        .nullable(schema)
+        .unwrap_or(true)
+        .then(|| value.clone().is_not_null())
 }
 
 fn no_order(af: &AggregateFunction, fname: &str) -> Result<(), Refusal> {
     if !af.params.order_by.is_empty() {
-        refuse!(code::UNSUPPORTED_AGGREGATE, "ORDER BY inside {}() is not supported", fname.to_uppercase());
+        refuse!(
+            code::UNSUPPORTED_AGGREGATE,
+            "ORDER BY inside {}() is not supported",
+            fname.to_uppercase()
+        );
     }
     Ok(())
 }
 
 /// `COUNT(DISTINCT person)` is the one use of `person` a release may make.
-fn count_distinct(af: &AggregateFunction, schema: &DFSchema, origins: &[Origin]) -> Result<(), Refusal> {
+fn count_distinct(
+    af: &AggregateFunction,
+    schema: &DFSchema,
+    origins: &[Origin],
+) -> Result<(), Refusal> {
     no_order(af, "count")?;
     match af.params.args.as_slice() {
         [Expr::Column(c)] => match origin_of(c, schema, origins)? {
             Origin::Person => Ok(()),
-            Origin::EventId => refuse!(code::PERSON_COLUMN, "COUNT(DISTINCT event_id) is not supported; COUNT(*) counts events"),
-            _ => refuse!(code::UNSUPPORTED_AGGREGATE, "COUNT(DISTINCT {}) is not supported: one person can add many distinct values; only COUNT(DISTINCT person) is", c.name),
+            Origin::EventId => refuse!(
+                code::PERSON_COLUMN,
+                "COUNT(DISTINCT event_id) is not supported; COUNT(*) counts events"
+            ),
+            _ => refuse!(
+                code::UNSUPPORTED_AGGREGATE,
+                "COUNT(DISTINCT {}) is not supported: one person can add many distinct values; only COUNT(DISTINCT person) is",
+                c.name
+            ),
         },
         args => {
             for a in args {
                 check_row_expr(a, schema, origins, "COUNT(DISTINCT ...)")?;
             }
-            refuse!(code::UNSUPPORTED_AGGREGATE, "COUNT(DISTINCT ...) is only supported as COUNT(DISTINCT person)")
+            refuse!(
+                code::UNSUPPORTED_AGGREGATE,
+                "COUNT(DISTINCT ...) is only supported as COUNT(DISTINCT person)"
+            )
         }
     }
 }
 
 /// `COUNT(*)` / `COUNT(1)` count every row; `COUNT(expr)` the rows where `expr` is not null.
-fn counted_rows(args: &[Expr], schema: &DFSchema, origins: &[Origin]) -> Result<Option<Expr>, Refusal> {
+fn counted_rows(
+    args: &[Expr],
+    schema: &DFSchema,
+    origins: &[Origin],
+) -> Result<Option<Expr>, Refusal> {
     let mut all: Option<Expr> = None;
     for a in args {
         if let Expr::Column(c) = a
             && origin_of(c, schema, origins)?.is_tainted()
         {
-            return Err(tainted_use(&c.name, "COUNT(...); use COUNT(*) to count events or COUNT(DISTINCT person) to count people"));
+            return Err(tainted_use(
+                &c.name,
+                "COUNT(...); use COUNT(*) to count events or COUNT(DISTINCT person) to count people",
+            ));
         }
         check_row_expr(a, schema, origins, "COUNT(...)")?;
         if let Some(c) = not_null(a, schema) {
@@ -143,29 +210,58 @@ fn counted_rows(args: &[Expr], schema: &DFSchema, origins: &[Origin]) -> Result<
     Ok(all)
 }
 
-fn single_value(args: &[Expr], schema: &DFSchema, origins: &[Origin], fname: &str) -> Result<Expr, Refusal> {
-    let [value] = args else { refuse!(code::UNSUPPORTED_AGGREGATE, "{}() takes one argument", fname.to_uppercase()) };
-    check_row_expr(value, schema, origins, &format!("{}()", fname.to_uppercase()))?;
+fn single_value(
+    args: &[Expr],
+    schema: &DFSchema,
+    origins: &[Origin],
+    fname: &str,
+) -> Result<Expr, Refusal> {
+    let [value] = args else {
+        refuse!(
+            code::UNSUPPORTED_AGGREGATE,
+            "{}() takes one argument",
+            fname.to_uppercase()
+        )
+    };
+    check_row_expr(
+        value,
+        schema,
+        origins,
+        &format!("{}()", fname.to_uppercase()),
+    )?;
     Ok(value.clone())
 }
 
 /// `APPROX_PERCENTILE_CONT(x, q)` or `APPROX_PERCENTILE_CONT(q) WITHIN GROUP (ORDER BY x)`.
-fn percentile_args(af: &AggregateFunction, schema: &DFSchema, origins: &[Origin]) -> Result<(Expr, f64), Refusal> {
+fn percentile_args(
+    af: &AggregateFunction,
+    schema: &DFSchema,
+    origins: &[Origin],
+) -> Result<(Expr, f64), Refusal> {
     let p = &af.params;
     let (value, q) = match (p.order_by.as_slice(), p.args.as_slice()) {
         ([sort], [q, ..]) => (sort.expr.clone(), q),
         ([], [value, q, ..]) => (value.clone(), q),
-        _ => refuse!(code::UNSUPPORTED_AGGREGATE, "write APPROX_PERCENTILE_CONT(value, q) with a literal q between 0 and 1"),
+        _ => refuse!(
+            code::UNSUPPORTED_AGGREGATE,
+            "write APPROX_PERCENTILE_CONT(value, q) with a literal q between 0 and 1"
+        ),
     };
     check_row_expr(&value, schema, origins, "APPROX_PERCENTILE_CONT()")?;
     let q = match q {
         Expr::Literal(ScalarValue::Float64(Some(q)), _) => *q,
         Expr::Literal(ScalarValue::Float32(Some(q)), _) => f64::from(*q),
         Expr::Literal(v, _) if v.data_type().is_integer() => v.to_string().parse().unwrap_or(-1.0),
-        _ => refuse!(code::UNSUPPORTED_AGGREGATE, "the percentile of APPROX_PERCENTILE_CONT must be a literal between 0 and 1"),
+        _ => refuse!(
+            code::UNSUPPORTED_AGGREGATE,
+            "the percentile of APPROX_PERCENTILE_CONT must be a literal between 0 and 1"
+        ),
     };
     if !(0.0..=1.0).contains(&q) {
-        refuse!(code::UNSUPPORTED_AGGREGATE, "the percentile must lie between 0 and 1");
+        refuse!(
+            code::UNSUPPORTED_AGGREGATE,
+            "the percentile must lie between 0 and 1"
+        );
     }
     Ok((value, q))
 }

@@ -107,12 +107,21 @@ pub fn parse_single_query(sql: &str) -> Result<Statement, Refusal> {
     let mut statements = DFParser::parse_sql_with_dialect(sql, &GenericDialect {})
         .map_err(|e| Refusal::new(code::SYNTAX_ERROR, format!("the SQL does not parse: {e}")))?;
     if statements.len() != 1 {
-        refuse!(code::MULTIPLE_STATEMENTS, "send exactly one SELECT statement (found {})", statements.len());
+        refuse!(
+            code::MULTIPLE_STATEMENTS,
+            "send exactly one SELECT statement (found {})",
+            statements.len()
+        );
     }
-    let statement = statements.pop_front().unwrap_or_else(|| unreachable!("one statement"));
+    let statement = statements
+        .pop_front()
+        .unwrap_or_else(|| unreachable!("one statement"));
     match &statement {
         Statement::Statement(s) if matches!(s.as_ref(), ast::Statement::Query(_)) => Ok(statement),
-        _ => refuse!(code::NOT_A_QUERY, "only SELECT queries are accepted (no DDL, DML, COPY, EXPLAIN, SET or SHOW)"),
+        _ => refuse!(
+            code::NOT_A_QUERY,
+            "only SELECT queries are accepted (no DDL, DML, COPY, EXPLAIN, SET or SHOW)"
+        ),
     }
 }
 
@@ -121,7 +130,10 @@ pub fn analyze(plan: &LogicalPlan, dims: &[Dimension]) -> Result<Analyzed, Refus
     let aggregate = find_release(plan)?;
     let rows = rows::check_rows(&aggregate.input, dims)?;
     if !rows.scans_events {
-        refuse!(code::NO_EVENTS_TABLE, "the query does not aggregate the `events` table");
+        refuse!(
+            code::NO_EVENTS_TABLE,
+            "the query does not aggregate the `events` table"
+        );
     }
     let schema = aggregate.input.schema();
     let mut group_domains = Vec::new();
@@ -129,10 +141,16 @@ pub fn analyze(plan: &LogicalPlan, dims: &[Dimension]) -> Result<Analyzed, Refus
         check_row_expr(g, schema, &rows.origins, "GROUP BY")?;
         check_no_aggregate(g, "GROUP BY")?;
         let origin = match g {
-            datafusion::logical_expr::Expr::Column(c) => exprs::origin_of(c, schema, &rows.origins)?,
+            datafusion::logical_expr::Expr::Column(c) => {
+                exprs::origin_of(c, schema, &rows.origins)?
+            }
             _ => Origin::Public,
         };
-        group_domains.push(if let Origin::Domain(d) = origin { Some(d) } else { None });
+        group_domains.push(if let Origin::Domain(d) = origin {
+            Some(d)
+        } else {
+            None
+        });
     }
     let out = aggregate.schema.clone();
     let group_count = aggregate.group_expr.len();
@@ -140,9 +158,17 @@ pub fn analyze(plan: &LogicalPlan, dims: &[Dimension]) -> Result<Analyzed, Refus
         .aggr_expr
         .iter()
         .enumerate()
-        .map(|(i, e)| measures::classify(e, out.field(group_count + i).name(), schema, &rows.origins))
+        .map(|(i, e)| {
+            measures::classify(e, out.field(group_count + i).name(), schema, &rows.origins)
+        })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Analyzed { plan: plan.clone(), aggregate: aggregate.clone(), measures, time: rows.time, group_domains })
+    Ok(Analyzed {
+        plan: plan.clone(),
+        aggregate: aggregate.clone(),
+        measures,
+        time: rows.time,
+        group_domains,
+    })
 }
 
 /// Walks the post-processing part of the plan down to the released aggregate.
@@ -153,21 +179,50 @@ fn find_release(plan: &LogicalPlan) -> Result<&Aggregate, Refusal> {
     }
     match plan {
         LogicalPlan::Aggregate(a) => Ok(a),
-        LogicalPlan::Projection(_) | LogicalPlan::Filter(_) | LogicalPlan::Sort(_) | LogicalPlan::Limit(_) | LogicalPlan::SubqueryAlias(_) => {
-            match plan.inputs().as_slice() {
-                [input] => find_release(input),
-                _ => refuse!(code::UNSUPPORTED_PLAN, "unexpected plan shape"),
-            }
+        LogicalPlan::Projection(_)
+        | LogicalPlan::Filter(_)
+        | LogicalPlan::Sort(_)
+        | LogicalPlan::Limit(_)
+        | LogicalPlan::SubqueryAlias(_) => match plan.inputs().as_slice() {
+            [input] => find_release(input),
+            _ => refuse!(code::UNSUPPORTED_PLAN, "unexpected plan shape"),
+        },
+        LogicalPlan::Window(_) => {
+            refuse!(code::WINDOW_FUNCTION, "window functions are not supported")
         }
-        LogicalPlan::Window(_) => refuse!(code::WINDOW_FUNCTION, "window functions are not supported"),
-        LogicalPlan::Distinct(d) if matches!(d.input().as_ref(), LogicalPlan::Union(_)) => refuse!(code::SET_OPERATION, "UNION, INTERSECT and EXCEPT are not supported"),
-        LogicalPlan::Distinct(_) => refuse!(code::DISTINCT_ROWS, "SELECT DISTINCT lists values that may describe single persons; use GROUP BY with COUNT(*) or COUNT(DISTINCT person)"),
-        LogicalPlan::Union(_) => refuse!(code::SET_OPERATION, "UNION, INTERSECT and EXCEPT are not supported"),
-        LogicalPlan::TableScan(_) | LogicalPlan::Join(_) | LogicalPlan::Unnest(_) => refuse!(code::RAW_ROWS, "the query returns rows of events; only aggregates (COUNT, SUM, AVG, quantiles with GROUP BY) are released"),
-        LogicalPlan::EmptyRelation(_) | LogicalPlan::Values(_) => refuse!(code::NO_EVENTS_TABLE, "the query does not aggregate the `events` table"),
-        LogicalPlan::Dml(_) | LogicalPlan::Ddl(_) | LogicalPlan::Copy(_) | LogicalPlan::Explain(_) | LogicalPlan::Analyze(_) | LogicalPlan::Statement(_) | LogicalPlan::DescribeTable(_) => {
+        LogicalPlan::Distinct(d) if matches!(d.input().as_ref(), LogicalPlan::Union(_)) => refuse!(
+            code::SET_OPERATION,
+            "UNION, INTERSECT and EXCEPT are not supported"
+        ),
+        LogicalPlan::Distinct(_) => refuse!(
+            code::DISTINCT_ROWS,
+            "SELECT DISTINCT lists values that may describe single persons; use GROUP BY with COUNT(*) or COUNT(DISTINCT person)"
+        ),
+        LogicalPlan::Union(_) => refuse!(
+            code::SET_OPERATION,
+            "UNION, INTERSECT and EXCEPT are not supported"
+        ),
+        LogicalPlan::TableScan(_) | LogicalPlan::Join(_) | LogicalPlan::Unnest(_) => refuse!(
+            code::RAW_ROWS,
+            "the query returns rows of events; only aggregates (COUNT, SUM, AVG, quantiles with GROUP BY) are released"
+        ),
+        LogicalPlan::EmptyRelation(_) | LogicalPlan::Values(_) => refuse!(
+            code::NO_EVENTS_TABLE,
+            "the query does not aggregate the `events` table"
+        ),
+        LogicalPlan::Dml(_)
+        | LogicalPlan::Ddl(_)
+        | LogicalPlan::Copy(_)
+        | LogicalPlan::Explain(_)
+        | LogicalPlan::Analyze(_)
+        | LogicalPlan::Statement(_)
+        | LogicalPlan::DescribeTable(_) => {
             refuse!(code::NOT_A_QUERY, "only SELECT queries are accepted")
         }
-        other => refuse!(code::UNSUPPORTED_PLAN, "this kind of query ({}) is not supported", rows::node_name(other)),
+        other => refuse!(
+            code::UNSUPPORTED_PLAN,
+            "this kind of query ({}) is not supported",
+            rows::node_name(other)
+        ),
     }
 }

@@ -23,13 +23,27 @@ pub(crate) fn check_rows(plan: &LogicalPlan, dims: &[Dimension]) -> Result<RowIn
         LogicalPlan::Projection(p) => {
             let input = check_rows(&p.input, dims)?;
             let schema = p.input.schema();
-            let origins = p.expr.iter().map(|e| projected_origin(e, schema, &input.origins)).collect::<Result<_, _>>()?;
+            let origins = p
+                .expr
+                .iter()
+                .map(|e| projected_origin(e, schema, &input.origins))
+                .collect::<Result<_, _>>()?;
             Ok(RowInfo { origins, ..input })
         }
         LogicalPlan::Filter(f) => {
             let mut input = check_rows(&f.input, dims)?;
-            check_row_expr(&f.predicate, f.input.schema(), &input.origins, "a WHERE clause")?;
-            narrow_time(&f.predicate, f.input.schema(), &input.origins, &mut input.time);
+            check_row_expr(
+                &f.predicate,
+                f.input.schema(),
+                &input.origins,
+                "a WHERE clause",
+            )?;
+            narrow_time(
+                &f.predicate,
+                f.input.schema(),
+                &input.origins,
+                &mut input.time,
+            );
             Ok(input)
         }
         LogicalPlan::SubqueryAlias(s) => check_rows(&s.input, dims),
@@ -42,7 +56,10 @@ pub(crate) fn check_rows(plan: &LogicalPlan, dims: &[Dimension]) -> Result<RowIn
                 .iter()
                 .map(|(q, f)| {
                     let col = Column::new(q.cloned(), f.name());
-                    in_schema.index_of_column(&col).ok().map_or(Origin::Public, |i| input.origins[i])
+                    in_schema
+                        .index_of_column(&col)
+                        .ok()
+                        .map_or(Origin::Public, |i| input.origins[i])
                 })
                 .collect();
             for c in &u.exec_columns {
@@ -77,31 +94,71 @@ fn refuse_row_node(plan: &LogicalPlan) -> Refusal {
 }
 
 pub(crate) fn node_name(plan: &LogicalPlan) -> String {
-    plan.display().to_string().split(':').next().unwrap_or("plan").to_string()
+    plan.display()
+        .to_string()
+        .split(':')
+        .next()
+        .unwrap_or("plan")
+        .to_string()
 }
 
-fn scan_info(scan: &datafusion::logical_expr::TableScan, dims: &[Dimension]) -> Result<RowInfo, Refusal> {
+fn scan_info(
+    scan: &datafusion::logical_expr::TableScan,
+    dims: &[Dimension],
+) -> Result<RowInfo, Refusal> {
     let table = scan.table_name.table();
     if !scan.filters.is_empty() || scan.fetch.is_some() {
-        refuse!(code::UNSUPPORTED_PLAN, "pre-filtered table scans are not supported");
+        refuse!(
+            code::UNSUPPORTED_PLAN,
+            "pre-filtered table scans are not supported"
+        );
     }
     let fields = scan.projected_schema.fields();
     if table == EVENTS && scan.table_name.schema().is_none_or(|s| s == "public") {
-        let origins = fields.iter().map(|f| Origin::of_event_column(f.name())).collect();
-        return Ok(RowInfo { origins, scans_events: true, time: TimeRange::default() });
+        let origins = fields
+            .iter()
+            .map(|f| Origin::of_event_column(f.name()))
+            .collect();
+        return Ok(RowInfo {
+            origins,
+            scans_events: true,
+            time: TimeRange::default(),
+        });
     }
     if let Some(dim) = dims.iter().find(|d| d.name == table) {
-        let origins = fields.iter().map(|f| if *f.name() == dim.key { Origin::DimKey } else { Origin::Public }).collect();
-        return Ok(RowInfo { origins, scans_events: false, time: TimeRange::default() });
+        let origins = fields
+            .iter()
+            .map(|f| {
+                if *f.name() == dim.key {
+                    Origin::DimKey
+                } else {
+                    Origin::Public
+                }
+            })
+            .collect();
+        return Ok(RowInfo {
+            origins,
+            scans_events: false,
+            time: TimeRange::default(),
+        });
     }
-    refuse!(code::TABLE_NOT_ALLOWED, "table `{}` is not available; queries may read `events` and the public dimension tables", scan.table_name)
+    refuse!(
+        code::TABLE_NOT_ALLOWED,
+        "table `{}` is not available; queries may read `events` and the public dimension tables",
+        scan.table_name
+    )
 }
 
 fn projected_origin(e: &Expr, schema: &DFSchema, origins: &[Origin]) -> Result<Origin, Refusal> {
     match e {
         Expr::Column(c) => origin_of(c, schema, origins),
         other => {
-            check_row_expr(other, schema, origins, "the SELECT list of a subquery or CTE")?;
+            check_row_expr(
+                other,
+                schema,
+                origins,
+                "the SELECT list of a subquery or CTE",
+            )?;
             Ok(Origin::Public)
         }
     }
@@ -113,20 +170,36 @@ fn check_join(j: &Join, dims: &[Dimension]) -> Result<RowInfo, Refusal> {
     let left = check_rows(&j.left, dims)?;
     let right = check_rows(&j.right, dims)?;
     let (fact_is_left, dim) = match (left.scans_events, right.scans_events) {
-        (true, true) => refuse!(code::JOIN_NOT_ALLOWED, "joining `events` with itself can repeat a person's events; join only public dimension tables"),
+        (true, true) => refuse!(
+            code::JOIN_NOT_ALLOWED,
+            "joining `events` with itself can repeat a person's events; join only public dimension tables"
+        ),
         (true, false) => (true, &right),
         (false, true) => (false, &left),
         (false, false) => (true, &right),
     };
     let keeps_fact_rows_once = matches!(
         (fact_is_left, j.join_type),
-        (true, JoinType::Inner | JoinType::Left | JoinType::LeftSemi | JoinType::LeftAnti)
-            | (false, JoinType::Inner | JoinType::Right | JoinType::RightSemi | JoinType::RightAnti)
+        (
+            true,
+            JoinType::Inner | JoinType::Left | JoinType::LeftSemi | JoinType::LeftAnti
+        ) | (
+            false,
+            JoinType::Inner | JoinType::Right | JoinType::RightSemi | JoinType::RightAnti
+        )
     );
     if !keeps_fact_rows_once {
-        refuse!(code::JOIN_NOT_ALLOWED, "a {} join here could add or repeat event rows; use an inner or left join from events to the dimension table", j.join_type);
+        refuse!(
+            code::JOIN_NOT_ALLOWED,
+            "a {} join here could add or repeat event rows; use an inner or left join from events to the dimension table",
+            j.join_type
+        );
     }
-    let (dim_schema, fact_schema) = if fact_is_left { (j.right.schema(), j.left.schema()) } else { (j.left.schema(), j.right.schema()) };
+    let (dim_schema, fact_schema) = if fact_is_left {
+        (j.right.schema(), j.left.schema())
+    } else {
+        (j.left.schema(), j.right.schema())
+    };
     let fact = if fact_is_left { &left } else { &right };
     let mut on_key = false;
     for (fact_expr, dim_expr) in equi_pairs(j, fact_is_left) {
@@ -138,19 +211,39 @@ fn check_join(j: &Join, dims: &[Dimension]) -> Result<RowInfo, Refusal> {
     }
     let all_origins: Vec<Origin> = left.origins.iter().chain(&right.origins).copied().collect();
     if let Some(filter) = &j.filter {
-        let joined = j.left.schema().join(j.right.schema()).map_err(|e| Refusal::new(code::PLAN_ERROR, e.to_string()))?;
+        let joined = j
+            .left
+            .schema()
+            .join(j.right.schema())
+            .map_err(|e| Refusal::new(code::PLAN_ERROR, e.to_string()))?;
         check_row_expr(filter, &joined, &all_origins, "a JOIN condition")?;
     }
     if !on_key {
-        refuse!(code::JOIN_NOT_ALLOWED, "a join must match the dimension table's key column with `=`; otherwise it could repeat event rows");
+        refuse!(
+            code::JOIN_NOT_ALLOWED,
+            "a join must match the dimension table's key column with `=`; otherwise it could repeat event rows"
+        );
     }
     let origins: Vec<Origin> = match j.join_type {
         JoinType::LeftSemi | JoinType::LeftAnti => left.origins.clone(),
         JoinType::RightSemi | JoinType::RightAnti => right.origins.clone(),
         _ => all_origins,
     };
-    let origins = origins.into_iter().map(|o| if o == Origin::DimKey { Origin::Public } else { o }).collect();
-    Ok(RowInfo { origins, scans_events: left.scans_events || right.scans_events, time: fact.time })
+    let origins = origins
+        .into_iter()
+        .map(|o| {
+            if o == Origin::DimKey {
+                Origin::Public
+            } else {
+                o
+            }
+        })
+        .collect();
+    Ok(RowInfo {
+        origins,
+        scans_events: left.scans_events || right.scans_events,
+        time: fact.time,
+    })
 }
 
 /// `(fact expression, dimension expression)` pairs joined by `=`: the join keys, and the
@@ -158,9 +251,19 @@ fn check_join(j: &Join, dims: &[Dimension]) -> Result<RowInfo, Refusal> {
 fn equi_pairs(j: &Join, fact_is_left: bool) -> Vec<(Expr, Expr)> {
     let mut pairs: Vec<(Expr, Expr)> = j.on.clone();
     if let Some(filter) = &j.filter {
-        let side = |e: &Expr, schema: &DFSchema| e.column_refs().iter().all(|c| schema.index_of_column(c).is_ok()) && !e.column_refs().is_empty();
+        let side = |e: &Expr, schema: &DFSchema| {
+            e.column_refs()
+                .iter()
+                .all(|c| schema.index_of_column(c).is_ok())
+                && !e.column_refs().is_empty()
+        };
         for c in split_and(filter) {
-            if let Expr::BinaryExpr(BinaryExpr { left, op: Operator::Eq, right }) = c {
+            if let Expr::BinaryExpr(BinaryExpr {
+                left,
+                op: Operator::Eq,
+                right,
+            }) = c
+            {
                 if side(left, j.left.schema()) && side(right, j.right.schema()) {
                     pairs.push((left.as_ref().clone(), right.as_ref().clone()));
                 } else if side(right, j.left.schema()) && side(left, j.right.schema()) {
@@ -169,22 +272,27 @@ fn equi_pairs(j: &Join, fact_is_left: bool) -> Vec<(Expr, Expr)> {
             }
         }
     }
-    pairs.into_iter().map(|(l, r)| if fact_is_left { (l, r) } else { (r, l) }).collect()
+    pairs
+        .into_iter()
+        .map(|(l, r)| if fact_is_left { (l, r) } else { (r, l) })
+        .collect()
 }
 
 /// Narrows `time` with the conjuncts of `predicate` that bound `started_at` or `date`.
 fn narrow_time(predicate: &Expr, schema: &DFSchema, origins: &[Origin], time: &mut TimeRange) {
     for conjunct in split_and(predicate) {
         match conjunct {
-            Expr::BinaryExpr(BinaryExpr { left, op, right }) => match (left.as_ref(), right.as_ref()) {
-                (Expr::Column(c), lit) => bound(c, *op, lit, schema, origins, time),
-                (lit, Expr::Column(c)) => {
-                    if let Some(op) = op.swap() {
-                        bound(c, op, lit, schema, origins, time)
+            Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
+                match (left.as_ref(), right.as_ref()) {
+                    (Expr::Column(c), lit) => bound(c, *op, lit, schema, origins, time),
+                    (lit, Expr::Column(c)) => {
+                        if let Some(op) = op.swap() {
+                            bound(c, op, lit, schema, origins, time)
+                        }
                     }
+                    _ => {}
                 }
-                _ => {}
-            },
+            }
             Expr::Between(b) if !b.negated => {
                 if let Expr::Column(c) = b.expr.as_ref() {
                     bound(c, Operator::GtEq, &b.low, schema, origins, time);
@@ -198,7 +306,11 @@ fn narrow_time(predicate: &Expr, schema: &DFSchema, origins: &[Origin], time: &m
 
 fn split_and(e: &Expr) -> Vec<&Expr> {
     match e {
-        Expr::BinaryExpr(BinaryExpr { left, op: Operator::And, right }) => {
+        Expr::BinaryExpr(BinaryExpr {
+            left,
+            op: Operator::And,
+            right,
+        }) => {
             let mut out = split_and(left);
             out.extend(split_and(right));
             out
@@ -207,11 +319,24 @@ fn split_and(e: &Expr) -> Vec<&Expr> {
     }
 }
 
-fn bound(c: &Column, op: Operator, lit: &Expr, schema: &DFSchema, origins: &[Origin], time: &mut TimeRange) {
+fn bound(
+    c: &Column,
+    op: Operator,
+    lit: &Expr,
+    schema: &DFSchema,
+    origins: &[Origin],
+    time: &mut TimeRange,
+) {
     let origin = origin_of(c, schema, origins).unwrap_or(Origin::Public);
-    let Some(ms) = literal_ms(lit, origin) else { return };
+    let Some(ms) = literal_ms(lit, origin) else {
+        return;
+    };
     // The smallest step of the column: a date covers a whole day.
-    let step = if origin == Origin::Date { 86_400_000 } else { 1 };
+    let step = if origin == Origin::Date {
+        86_400_000
+    } else {
+        1
+    };
     let (lo, hi) = match op {
         Operator::Gt => (Some(ms + step), None),
         Operator::GtEq => (Some(ms), None),
@@ -237,11 +362,22 @@ fn literal_ms(lit: &Expr, origin: Origin) -> Option<i64> {
     };
     match (origin, value) {
         (Origin::StartedAt, ScalarValue::TimestampMillisecond(Some(ms), _)) => Some(*ms),
-        (Origin::StartedAt, ScalarValue::TimestampMicrosecond(Some(us), _)) => Some(us.div_euclid(1000)),
-        (Origin::StartedAt, ScalarValue::TimestampNanosecond(Some(ns), _)) => Some(ns.div_euclid(1_000_000)),
+        (Origin::StartedAt, ScalarValue::TimestampMicrosecond(Some(us), _)) => {
+            Some(us.div_euclid(1000))
+        }
+        (Origin::StartedAt, ScalarValue::TimestampNanosecond(Some(ns), _)) => {
+            Some(ns.div_euclid(1_000_000))
+        }
         (Origin::StartedAt, ScalarValue::TimestampSecond(Some(s), _)) => Some(s * 1000),
-        (Origin::StartedAt | Origin::Date, ScalarValue::Utf8(Some(s)) | ScalarValue::Utf8View(Some(s)) | ScalarValue::LargeUtf8(Some(s))) => parse_time(s),
-        (Origin::StartedAt | Origin::Date, ScalarValue::Date32(Some(d))) => Some(i64::from(*d) * 86_400_000),
+        (
+            Origin::StartedAt | Origin::Date,
+            ScalarValue::Utf8(Some(s))
+            | ScalarValue::Utf8View(Some(s))
+            | ScalarValue::LargeUtf8(Some(s)),
+        ) => parse_time(s),
+        (Origin::StartedAt | Origin::Date, ScalarValue::Date32(Some(d))) => {
+            Some(i64::from(*d) * 86_400_000)
+        }
         _ => None,
     }
 }
@@ -249,7 +385,20 @@ fn literal_ms(lit: &Expr, origin: Origin) -> Option<i64> {
 fn parse_time(s: &str) -> Option<i64> {
     use chrono::{NaiveDate, NaiveDateTime};
     fingertip_model::parse_rfc3339_ms(s)
-        .or_else(|| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").ok().map(|t| t.and_utc().timestamp_millis()))
-        .or_else(|| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S").ok().map(|t| t.and_utc().timestamp_millis()))
-        .or_else(|| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc().timestamp_millis()))
+        .or_else(|| {
+            NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S")
+                .ok()
+                .map(|t| t.and_utc().timestamp_millis())
+        })
+        .or_else(|| {
+            NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S")
+                .ok()
+                .map(|t| t.and_utc().timestamp_millis())
+        })
+        .or_else(|| {
+            NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map(|t| t.and_utc().timestamp_millis())
+        })
 }
