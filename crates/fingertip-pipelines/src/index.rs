@@ -97,7 +97,8 @@ pub async fn release(
     Ok(rows)
 }
 
-async fn register_person_stage(
+/// Runs `spec`'s person stage into the in-memory table `person_stage`.
+pub async fn register_person_stage(
     ctx: &SessionContext,
     spec: &PipelineSpec,
 ) -> Result<(), PipelineError> {
@@ -139,7 +140,7 @@ async fn noisy_sums(
     noise: Noise,
     eps: f64,
 ) -> Result<BTreeMap<Cell, Noisy>, PipelineError> {
-    let unit = 2f64.powi((bound / 1_048_576.0).log2().floor() as i32);
+    let unit = value_unit(bound);
     let exact = clipped_sums(ctx, spec, level, column, bound, unit).await?;
     let values: Vec<i64> = cells
         .iter()
@@ -165,7 +166,14 @@ async fn noisy_sums(
         .collect())
 }
 
-async fn clipped_sums(
+/// The fixed-point step of a sum bounded by `bound`: a power of two giving about 2^20 steps.
+pub fn value_unit(bound: f64) -> f64 {
+    2f64.powi((bound / 1_048_576.0).log2().floor() as i32)
+}
+
+/// The exact per-cell sums of `column` of `person_stage` at `level`, each person's values
+/// scaled down so that their L1 norm is at most `bound`, in steps of `unit` (before noise).
+pub async fn clipped_sums(
     ctx: &SessionContext,
     spec: &PipelineSpec,
     level: Level,

@@ -29,6 +29,13 @@ pub use people::Domain;
 pub use runner::{RunRequest, Runner};
 pub use spec::{Kind, PipelineSpec, load as load_pipelines};
 
+/// The exact, bounded aggregates the release stages add noise to, exposed so that the cost of
+/// differential privacy can be measured (the `dp_overhead` benchmark) on the very same SQL.
+pub mod bounded {
+    pub use crate::index::{clipped_sums, register_person_stage, value_unit};
+    pub use crate::people::exact_counts_by_level;
+}
+
 /// One published value, in long form.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IndexRow {

@@ -7,9 +7,11 @@
 //! selection (OpenDP's noisy threshold) and only selected cells exist.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::arrow::datatypes::Int64Type;
+use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 use fingertip_dp::{Noise, ci_half_width, laplace, select_partitions};
 
@@ -104,8 +106,7 @@ pub async fn release(ctx: &SessionContext, p: &PeopleParams<'_>) -> Result<Peopl
         p.delta / levels.len() as f64
     };
     let mut out = People::default();
-    for level in levels {
-        let exact = exact_counts(ctx, level, cap(level, p.caps)).await?;
+    for (level, exact) in exact_counts_by_level(ctx, p.caps).await? {
         let l0 = cap(level, p.caps) * p.weeks.len() as u32;
         let released = if p.domain.is_public() {
             let cells = p.domain.cells(level, p.weeks);
@@ -141,6 +142,41 @@ pub async fn release(ctx: &SessionContext, p: &PeopleParams<'_>) -> Result<Peopl
     Ok(out)
 }
 
+/// The table of distinct (person, week, app, unit) memberships, while the counts are taken.
+const MEMBERSHIPS: &str = "ft_person_memberships";
+
+/// The exact capped counts of active workers at every level (before noise). The lake is
+/// scanned once: the distinct memberships are collected into memory (a few per person and
+/// week) and each level is counted from them.
+pub async fn exact_counts_by_level(
+    ctx: &SessionContext,
+    caps: &PeopleCaps,
+) -> Result<Vec<(Level, BTreeMap<Cell, i64>)>, PipelineError> {
+    let df = ctx
+        .sql("SELECT DISTINCT person, week, app_id, org_unit FROM weekly_events")
+        .await?;
+    let schema = Arc::new(df.schema().as_arrow().clone());
+    let batches = df.collect().await?;
+    ctx.register_table(
+        MEMBERSHIPS,
+        Arc::new(MemTable::try_new(schema, vec![batches])?),
+    )?;
+    let mut out = Vec::new();
+    let mut failure = None;
+    for level in Level::all() {
+        match exact_counts(ctx, level, cap(level, caps)).await {
+            Ok(exact) => out.push((level, exact)),
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        }
+    }
+    ctx.deregister_table(MEMBERSHIPS)?;
+    failure.map_or(Ok(out), Err)
+}
+
+/// One level's counts; a person counts in at most `cap` cells per week, chosen at random.
 async fn exact_counts(
     ctx: &SessionContext,
     level: Level,
@@ -148,7 +184,7 @@ async fn exact_counts(
 ) -> Result<BTreeMap<Cell, i64>, PipelineError> {
     let (app, unit) = level.key_sql("app_id", "org_unit");
     let sql = format!(
-        "WITH pc AS (SELECT DISTINCT person, week, {app} AS app_id, {unit} AS org_unit FROM weekly_events), \
+        "WITH pc AS (SELECT DISTINCT person, week, {app} AS app_id, {unit} AS org_unit FROM {MEMBERSHIPS}), \
          r AS (SELECT week, app_id, org_unit, row_number() OVER (PARTITION BY person, week ORDER BY random()) AS rk FROM pc) \
          SELECT week, app_id, org_unit, COUNT(*) AS persons FROM r WHERE rk <= {cap} GROUP BY week, app_id, org_unit"
     );

@@ -19,10 +19,11 @@ use crate::record::{self, StoredBatch, StoredEvent};
 use crate::wal::segment::{self, ALL_VALID};
 use crate::{StoreConfig, StoreError, StoreStats, sync_dir};
 
-/// What reading one segment back produced.
-#[derive(Debug, Default)]
-pub struct SegmentContents {
-    pub batches: Vec<StoredBatch>,
+/// What reading one segment back produced: its batches, decoded in full ([`StoredBatch`]) or
+/// only as far as replay needs ([`record::BatchKeys`]).
+#[derive(Debug)]
+pub struct SegmentContents<B = StoredBatch> {
+    pub batches: Vec<B>,
     pub torn_tail_bytes: usize,
     /// Damaged ranges inside acknowledged data (or records that would not decode).
     pub corrupt_ranges: usize,
@@ -45,6 +46,16 @@ pub fn valid_len(wal_dir: &Path, id: u64) -> u64 {
 
 /// Reads and decodes one segment.
 pub fn read_segment(wal_dir: &Path, id: u64) -> Result<SegmentContents, StoreError> {
+    read_segment_with(wal_dir, id, record::decode)
+}
+
+/// Reads one segment, decoding each intact record with `decode`; a record that does not
+/// decode counts as corruption.
+pub fn read_segment_with<B>(
+    wal_dir: &Path,
+    id: u64,
+    decode: fn(&[u8]) -> Result<B, record::DecodeError>,
+) -> Result<SegmentContents<B>, StoreError> {
     let path = segment::segment_path(wal_dir, id);
     let bytes = fs::read(&path).map_err(StoreError::io(&path))?;
     let scan = segment::scan(&bytes, valid_len(wal_dir, id));
@@ -53,10 +64,10 @@ pub fn read_segment(wal_dir: &Path, id: u64) -> Result<SegmentContents, StoreErr
         corrupt_ranges: scan.corrupt.len(),
         headerless: scan.headerless,
         nonce: scan.nonce,
-        ..Default::default()
+        batches: Vec::with_capacity(scan.records.len()),
     };
     for range in scan.records {
-        match record::decode(&bytes[range]) {
+        match decode(&bytes[range]) {
             Ok(batch) => out.batches.push(batch),
             Err(_) => out.corrupt_ranges += 1,
         }

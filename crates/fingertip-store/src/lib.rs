@@ -366,14 +366,14 @@ fn recover(
         ..Default::default()
     };
     for &id in &ids {
-        let contents = compact::read_segment(wal_dir, id)?;
+        let contents = compact::read_segment_with(wal_dir, id, record::decode_keys)?;
         report.torn_tail_bytes += contents.torn_tail_bytes;
         report.corrupt_ranges += contents.corrupt_ranges;
         for batch in &contents.batches {
             let keys: Vec<u64> = batch
-                .events
+                .event_ids
                 .iter()
-                .map(|e| dedup_key(&batch.app_id, e.event_id))
+                .map(|id| dedup_key(&batch.app_id, *id))
                 .collect();
             dedup.insert_all(dedup::day_of(batch.received_at_ms), &keys);
             report.events += keys.len() as u64;

@@ -1,23 +1,22 @@
 //! `dp_overhead`: the bounded, noise-free version of `fingertip pipeline run`, for the
 //! `dp_overhead` benchmark. It builds the same DataFusion session the runner builds (lake
 //! filtered to the run's weeks, `ft_week` / `ft_after_hours`, the `weekly_events` view) and
-//! runs exactly the runner's SQL — per level the capped active-worker counts, per index the
-//! person stage and the per-person L1-clipped sums — but adds no noise, charges no ledger and
-//! writes no report. (The runner's key-epoch filter is left out: every event of these lakes is
-//! in the run's epochs.) `fingertip pipeline run` time ÷ this time is the cost of DP.
+//! calls the runner's own functions (`fingertip_pipelines::bounded`): per level the capped
+//! active-worker counts, per index the person stage and the per-person L1-clipped sums. It
+//! adds no noise, charges no ledger and writes no report. (The runner's key-epoch filter is
+//! left out: every event of these lakes is in the run's epochs.) `fingertip pipeline run`
+//! time ÷ this time is the cost of DP.
 //!
 //! Prints one JSON object with the time of each part.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use chrono_tz::Tz;
 use clap::Parser;
-use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
-use fingertip_pipelines::{Kind, Level, PipelineSpec, weeks};
+use fingertip_pipelines::{Kind, PipelineSpec, bounded, weeks};
 use serde_json::json;
 
 #[derive(Parser, Debug)]
@@ -87,29 +86,11 @@ async fn run(args: &Args) -> Result<serde_json::Value> {
         .people
         .clone()
         .context("people pipeline without [people]")?;
-    let mut cells = 0;
-    for level in Level::all() {
-        let cap = match level {
-            Level::AppUnit => caps.max_apps_per_week * caps.max_units_per_week,
-            Level::Unit => caps.max_units_per_week,
-            Level::App => caps.max_apps_per_week,
-            Level::All => 1,
-        };
-        let (app, unit) = level.key_sql("app_id", "org_unit");
-        let sql = format!(
-            "WITH pc AS (SELECT DISTINCT person, week, {app} AS app_id, {unit} AS org_unit FROM weekly_events), \
-             r AS (SELECT week, app_id, org_unit, row_number() OVER (PARTITION BY person, week ORDER BY random()) AS rk FROM pc) \
-             SELECT week, app_id, org_unit, COUNT(*) AS persons FROM r WHERE rk <= {cap} GROUP BY week, app_id, org_unit"
-        );
-        cells += ctx
-            .sql(&sql)
-            .await?
-            .collect()
-            .await?
-            .iter()
-            .map(|b| b.num_rows())
-            .sum::<usize>();
-    }
+    let mut cells: usize = bounded::exact_counts_by_level(&ctx, &caps)
+        .await?
+        .iter()
+        .map(|(_, counts)| counts.len())
+        .sum();
     parts.insert(people.name.clone(), json!(secs(t)));
     for spec in specs
         .iter()
@@ -130,15 +111,7 @@ fn secs(t: Instant) -> f64 {
 
 /// The person stage and the clipped sums of one index, as `index::release` runs them.
 async fn bounded_index(ctx: &SessionContext, spec: &PipelineSpec, weeks: usize) -> Result<usize> {
-    let df = ctx
-        .sql(spec.person_sql.as_deref().unwrap_or_default())
-        .await?;
-    let schema = Arc::new(df.schema().as_arrow().clone());
-    let batches = df.collect().await?;
-    ctx.register_table(
-        "person_stage",
-        Arc::new(MemTable::try_new(schema, vec![batches])?),
-    )?;
+    bounded::register_person_stage(ctx, spec).await?;
     let bounds = spec.bounds.clone().unwrap_or_default();
     let mut columns = vec![("numerator", bounds.numerator_per_week)];
     if let Some(d) = bounds
@@ -147,33 +120,14 @@ async fn bounded_index(ctx: &SessionContext, spec: &PipelineSpec, weeks: usize) 
     {
         columns.push(("denominator", d));
     }
-    let combine = if format!("{:?}", spec.combine).eq_ignore_ascii_case("max") {
-        "MAX"
-    } else {
-        "SUM"
-    };
     let mut cells = 0;
     for &level in &spec.levels {
         for (column, per_week) in &columns {
             let bound = per_week * weeks as f64;
-            let unit = 2f64.powi((bound / 1_048_576.0).log2().floor() as i32);
-            let (app, unit_key) = level.key_sql("app_id", "org_unit");
-            let sql = format!(
-                "WITH lvl AS (SELECT person, week, {app} AS app_id, {unit_key} AS org_unit, CAST({combine}({column}) AS DOUBLE) AS v \
-                              FROM person_stage GROUP BY person, week, {app}, {unit_key}), \
-                      tot AS (SELECT person, SUM(ABS(v)) AS t FROM lvl GROUP BY person) \
-                 SELECT lvl.week, lvl.app_id, lvl.org_unit, \
-                        SUM(CAST(TRUNC(COALESCE(lvl.v, 0) * LEAST(1.0, {bound:e} / GREATEST(tot.t, 1e-300)) / {unit:e}) AS BIGINT)) AS s \
-                 FROM lvl JOIN tot ON lvl.person = tot.person GROUP BY lvl.week, lvl.app_id, lvl.org_unit"
-            );
-            cells += ctx
-                .sql(&sql)
+            let unit = bounded::value_unit(bound);
+            cells += bounded::clipped_sums(ctx, spec, level, column, bound, unit)
                 .await?
-                .collect()
-                .await?
-                .iter()
-                .map(|b| b.num_rows())
-                .sum::<usize>();
+                .len();
         }
     }
     ctx.deregister_table("person_stage")?;
