@@ -39,7 +39,9 @@ fn draw(root: &Area<'_>, meta: &ChartText<'_>, bars: &[Labeled]) -> Result<(), R
         .margin(14)
         .x_label_area_size(44)
         .y_label_area_size(label_area(bars))
-        .build_cartesian_2d(x, (0..n.saturating_sub(1)).into_segmented())
+        // At least two rows: plotters maps a one-value range (0..0) to a single pixel row, and
+        // the bar's margins then give it a negative height.
+        .build_cartesian_2d(x, (0..n.saturating_sub(1).max(1)).into_segmented())
         .map_err(&err)?;
     let y_label = |v: &SegmentValue<usize>| row_label(v, bars);
     let x_label = |v: &f64| text::tick(*v, meta.scale);
@@ -130,4 +132,43 @@ fn whisker(&(row, e): &Row) -> Option<PathElement<Coord>> {
 /// right.
 fn value_anchor(&(row, e): &Row) -> Coord {
     (e.value.max(e.high()).max(0.0), SegmentValue::CenterOf(row))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::select::Cell;
+    use crate::text::Scale;
+
+    fn labeled(label: &str, value: f64) -> Labeled {
+        Labeled {
+            label: label.to_string(),
+            cell: Cell::Value(Estimate {
+                value,
+                interval: Some((value - 3.0, value + 3.0)),
+            }),
+            epsilon: Some(0.1),
+        }
+    }
+
+    /// Browsers reject (and log) negative sizes; noise can leave any number of bars.
+    #[test]
+    fn no_bar_has_a_negative_size_whatever_the_number_of_bars() {
+        let meta = ChartText {
+            id: "c",
+            title: "t",
+            unit: "u",
+            scale: Scale::Number,
+        };
+        for n in 1..=5 {
+            let bars: Vec<Labeled> = (0..n)
+                .map(|i| labeled(&format!("unit-{i}"), 4.0 - 3.0 * i as f64))
+                .collect();
+            let svg = comparison(&meta, &bars).expect("renders");
+            assert!(svg.matches("<rect").count() > n, "{n} bars:\n{svg}");
+            for attr in ["height=\"-", "width=\"-", "height=\"0\""] {
+                assert!(!svg.contains(attr), "{n} bars: {attr} in\n{svg}");
+            }
+        }
+    }
 }
