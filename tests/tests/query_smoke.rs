@@ -36,3 +36,68 @@ async fn smoke() {
     );
     println!("{}", answer.to_table());
 }
+
+/// Unit conversions of a released value carry its interval; other arithmetic does not claim one.
+#[tokio::test]
+async fn affine_columns_carry_the_interval_of_their_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut events = Vec::new();
+    for p in 0..800 {
+        for d in 0..4 {
+            events.push(Event::new(
+                &format!("P{p}"),
+                "attendance",
+                if p < 400 { "u1" } else { "u2" },
+                "check_in",
+                ms("2026-10-05T08:00:00Z") + d * 86_400_000,
+                90.0,
+            ));
+        }
+    }
+    write_lake(dir.path(), &events).unwrap();
+    let ledger = Ledger::open(dir.path(), &BudgetConfig::default()).unwrap();
+    let engine = Engine::new(
+        dir.path(),
+        Default::default(),
+        QueryConfig::default(),
+        ledger,
+        Default::default(),
+    );
+    let sql = "SELECT org_unit, SUM(duration_s) AS secs, SUM(duration_s) / 60.0 AS mins, \
+               10 - SUM(duration_s) / 60.0 AS left, COUNT(*) / 7 AS weeks_int, \
+               CAST(COUNT(*) AS DOUBLE) / 7 AS weeks, SUM(duration_s) / COUNT(*) AS ratio \
+               FROM events GROUP BY org_unit ORDER BY org_unit";
+    let req = QueryRequest {
+        sql: sql.into(),
+        epsilon: 1.0,
+        ..Default::default()
+    };
+    let answer = engine.run("t", &req).await.unwrap();
+    let kind = |name: &str| answer.columns.iter().find(|c| c.name == name).unwrap().kind;
+    assert_eq!(kind("secs"), "sum");
+    assert_eq!(kind("mins"), "scaled");
+    assert_eq!(kind("left"), "scaled");
+    assert_eq!(kind("weeks"), "scaled");
+    assert_eq!(kind("weeks_int"), "derived", "integer division truncates");
+    assert_eq!(kind("ratio"), "derived");
+    assert_eq!(
+        answer.rows.len(),
+        2,
+        "units of 400 pass partition selection"
+    );
+    for ci in &answer.intervals {
+        let pair = |name: &str| -> (f64, f64) {
+            let v = ci[name].as_array().unwrap();
+            (v[0].as_f64().unwrap(), v[1].as_f64().unwrap())
+        };
+        let (lo, hi) = pair("secs");
+        assert!(hi > lo, "a real interval: {lo}..{hi}");
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(1.0);
+        let (m_lo, m_hi) = pair("mins");
+        assert!(close(m_lo, lo / 60.0) && close(m_hi, hi / 60.0));
+        let (l_lo, l_hi) = pair("left");
+        assert!(close(l_lo, 10.0 - hi / 60.0) && close(l_hi, 10.0 - lo / 60.0));
+        assert!(ci.contains_key("weeks"));
+        assert!(!ci.contains_key("weeks_int") && !ci.contains_key("ratio"));
+    }
+}

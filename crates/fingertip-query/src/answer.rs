@@ -11,7 +11,8 @@ use fingertip_dp::EpochBudget;
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ColumnMeta {
     pub name: String,
-    /// `group_key`, `persons`, `count`, `sum`, `avg`, `quantile` or `derived`.
+    /// `group_key`, `persons`, `count`, `sum`, `avg`, `quantile`, `scaled` (an exact affine
+    /// function of one of those, e.g. a unit conversion) or `derived`.
     pub kind: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mechanism: Option<&'static str>,

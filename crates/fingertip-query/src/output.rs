@@ -226,9 +226,20 @@ pub fn answer(
                     meta.name.clone(),
                     post::cell_json(batch.column(i).as_ref(), r),
                 );
-                if let Source::Measure(m) = output.sources[i]
-                    && let Some(Some((a, b))) = released.intervals.get(id).and_then(|v| v.get(m))
-                {
+                let interval = |m: usize| released.intervals.get(id)?.get(m).copied().flatten();
+                let shown = match output.sources[i] {
+                    Source::Measure(m) => interval(m),
+                    Source::Scaled {
+                        measure,
+                        factor,
+                        offset,
+                    } => interval(measure).map(|(a, b)| {
+                        let (a, b) = (factor * a + offset, factor * b + offset);
+                        (a.min(b), a.max(b))
+                    }),
+                    _ => None,
+                };
+                if let Some((a, b)) = shown {
                     ci.insert(meta.name.clone(), json!([a, b]));
                 }
             }
@@ -263,14 +274,27 @@ fn column_meta(
         name: name.to_string(),
         ..Default::default()
     };
-    let Source::Measure(m) = source else {
-        let kind = if matches!(source, Source::GroupKey(_)) {
-            "group_key"
-        } else {
-            "derived"
-        };
-        let note = (kind == "derived").then(|| "computed from noisy values; see the columns it is computed from for their intervals".to_string());
-        return ColumnMeta { kind, note, ..base };
+    let m = match source {
+        Source::Measure(m) => m,
+        Source::Scaled {
+            measure,
+            factor,
+            offset,
+        } => return scaled_meta(run, name, measure, factor, offset, noisy, resolved),
+        Source::GroupKey(_) => {
+            return ColumnMeta {
+                kind: "group_key",
+                ..base
+            };
+        }
+        Source::Derived => {
+            let note = "computed from noisy values; see the columns it is computed from for their intervals";
+            return ColumnMeta {
+                kind: "derived",
+                note: Some(note.into()),
+                ..base
+            };
+        }
     };
     let measure = &run.analyzed.measures[m];
     let (num, _) = run.quantities.of_measure[m];
@@ -322,5 +346,34 @@ fn column_meta(
             )),
             ..base
         },
+    }
+}
+
+/// A column that is `factor × measure + offset`: the measure's noise and interval, transformed.
+/// It spends nothing of its own, so it reports no ε.
+fn scaled_meta(
+    run: &Run<'_>,
+    name: &str,
+    measure: usize,
+    factor: f64,
+    offset: f64,
+    noisy: &Noisy,
+    resolved: &Resolved,
+) -> ColumnMeta {
+    let source = &run.analyzed.measures[measure].name;
+    let of = column_meta(run, source, Source::Measure(measure), noisy, resolved);
+    if of.kind == "quantile" {
+        return column_meta(run, name, Source::Derived, noisy, resolved);
+    }
+    ColumnMeta {
+        name: name.to_string(),
+        kind: "scaled",
+        mechanism: of.mechanism,
+        noise_scale: of.noise_scale.map(|s| s * factor.abs()),
+        ci95_half_width: of.ci95_half_width.map(|h| h * factor.abs()),
+        note: Some(format!(
+            "{factor} × `{source}` + {offset}: its interval is that of `{source}`, transformed the same way"
+        )),
+        ..Default::default()
     }
 }

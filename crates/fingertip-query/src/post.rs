@@ -13,16 +13,50 @@ use datafusion::error::DataFusionError;
 use datafusion::logical_expr::{Aggregate, Expr, LogicalPlan, LogicalPlanBuilder, col};
 use datafusion::prelude::SessionContext;
 
+mod affine;
+
 const RELEASE: &str = "__ft_release";
 pub const ROW: &str = "__ft_row";
 
 /// Where an output column comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Source {
     GroupKey(usize),
     Measure(usize),
-    /// Computed from released values (e.g. `COUNT(*) * 60`): no interval of its own.
+    /// `factor × measure + offset` (e.g. `SUM(duration_s) / 3600`): its interval is the
+    /// measure's, transformed the same way.
+    Scaled {
+        measure: usize,
+        factor: f64,
+        offset: f64,
+    },
+    /// Computed from released values in any other way (e.g. `SUM(x) / COUNT(*)`): no interval
+    /// of its own.
     Derived,
+}
+
+impl Source {
+    /// This source, transformed by `factor × · + offset`.
+    fn scaled(self, factor: f64, offset: f64) -> Source {
+        match self {
+            _ if factor == 1.0 && offset == 0.0 => self,
+            Source::Measure(measure) => Source::Scaled {
+                measure,
+                factor,
+                offset,
+            },
+            Source::Scaled {
+                measure,
+                factor: f,
+                offset: o,
+            } => Source::Scaled {
+                measure,
+                factor: factor * f,
+                offset: factor * o + offset,
+            },
+            _ => Source::Derived,
+        }
+    }
 }
 
 /// The released values, one row per group: group keys then one value per measure.
@@ -179,14 +213,18 @@ fn trace(plan: &LogicalPlan, i: usize, groups: usize, measures: usize) -> Source
             _ => Source::Derived,
         },
         LogicalPlan::Projection(p) => {
-            match p.expr.get(i).map(|e| e.clone().unalias_nested().data) {
-                Some(Expr::Column(c)) => p
-                    .input
+            let Some(expr) = p.expr.get(i) else {
+                return Source::Derived;
+            };
+            let linear = affine::of(&expr.clone().unalias_nested().data, p.input.schema());
+            linear.map_or(Source::Derived, |(c, factor, offset)| {
+                p.input
                     .schema()
                     .index_of_column(&c)
-                    .map_or(Source::Derived, |j| trace(&p.input, j, groups, measures)),
-                _ => Source::Derived,
-            }
+                    .map_or(Source::Derived, |j| {
+                        trace(&p.input, j, groups, measures).scaled(factor, offset)
+                    })
+            })
         }
         other => match other.inputs().as_slice() {
             [input] => trace(input, i, groups, measures),
