@@ -146,8 +146,9 @@ pub async fn release(ctx: &SessionContext, p: &PeopleParams<'_>) -> Result<Peopl
 const MEMBERSHIPS: &str = "ft_person_memberships";
 
 /// The exact capped counts of active workers at every level (before noise). The lake is
-/// scanned once: the distinct memberships are collected into memory (a few per person and
-/// week) and each level is counted from them.
+/// scanned once: the distinct memberships are collected into memory and each level is counted
+/// from them. That is a few rows per person and week when people work in one unit, but up to
+/// one per event when they scatter over many (the adversarial benchmark: docs/benchmarks.md).
 pub async fn exact_counts_by_level(
     ctx: &SessionContext,
     caps: &PeopleCaps,
