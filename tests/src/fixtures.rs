@@ -156,3 +156,21 @@ fn golden_worker(person: &str, unit: &str) -> Vec<Event> {
 /// The org-unit dimension table of the golden tests (`<data>/dimensions/org_units.csv`).
 pub const GOLDEN_ORG_UNITS: &str =
     "code,county,level\nu1,c1,township\nu2,c1,township\nu3,c2,township\n";
+
+/// A query engine over `data_dir` with real noise and the default query configuration, whose
+/// ledger holds `epsilon_total` (δ 0.5) per epoch, so that tests are refused only when they
+/// mean to be.
+pub fn query_engine(data_dir: &Path, epsilon_total: f64) -> fingertip_query::Engine {
+    let budget = fingertip_dp::BudgetConfig {
+        epsilon_total,
+        delta_total: 0.5,
+    };
+    let ledger = fingertip_dp::Ledger::open(data_dir, &budget).expect("ledger");
+    fingertip_query::Engine::new(
+        data_dir,
+        Default::default(),
+        fingertip_query::QueryConfig::default(),
+        ledger,
+        Default::default(),
+    )
+}

@@ -14,9 +14,9 @@
 
 use std::collections::BTreeMap;
 
-use fingertip_dp::{BudgetConfig, Ledger, ci95_half_width, discrete_laplace_tail};
-use fingertip_query::{Answer, BoundsRequest, Engine, QueryConfig, QueryRequest};
-use fingertip_tests::fixtures::{Event, ms, write_lake};
+use fingertip_dp::{ci95_half_width, discrete_laplace_tail};
+use fingertip_query::{Answer, BoundsRequest, Engine, QueryRequest};
+use fingertip_tests::fixtures::{Event, ms, query_engine, write_lake};
 use fingertip_tests::stats::{SplitMix, binomial_band};
 use serde_json::Value;
 
@@ -137,21 +137,7 @@ fn truth(workers: &[Worker], bounded: bool, checkins_only: bool) -> BTreeMap<&'s
 
 async fn engine(dir: &std::path::Path, workers: &[Worker]) -> Engine {
     write_lake(dir, &events(workers)).unwrap();
-    let ledger = Ledger::open(
-        dir,
-        &BudgetConfig {
-            epsilon_total: 1e9,
-            delta_total: 0.5,
-        },
-    )
-    .unwrap();
-    Engine::new(
-        dir,
-        Default::default(),
-        QueryConfig::default(),
-        ledger,
-        Default::default(),
-    )
+    query_engine(dir, 1e9)
 }
 
 fn num(v: &Value) -> f64 {

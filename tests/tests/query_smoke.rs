@@ -1,6 +1,5 @@
-use fingertip_dp::{BudgetConfig, Ledger};
-use fingertip_query::{Engine, QueryConfig, QueryRequest};
-use fingertip_tests::fixtures::{Event, ms, write_lake};
+use fingertip_query::QueryRequest;
+use fingertip_tests::fixtures::{Event, ms, query_engine, write_lake};
 
 #[tokio::test]
 async fn smoke() {
@@ -19,15 +18,7 @@ async fn smoke() {
         }
     }
     write_lake(dir.path(), &events).unwrap();
-    let ledger = Ledger::open(dir.path(), &BudgetConfig::default()).unwrap();
-    let engine = Engine::new(
-        dir.path(),
-        Default::default(),
-        QueryConfig::default(),
-        ledger,
-        Default::default(),
-    )
-    .without_noise();
+    let engine = query_engine(dir.path(), 30.0).without_noise();
     let req = QueryRequest { sql: "SELECT org_unit, COUNT(*) AS n, COUNT(DISTINCT person) AS workers, SUM(duration_s) AS secs, AVG(duration_s) a FROM events GROUP BY org_unit ORDER BY org_unit".into(), epsilon: 1.0, ..Default::default() };
     let answer = engine.run("t", &req).await.unwrap();
     println!(
@@ -55,14 +46,7 @@ async fn affine_columns_carry_the_interval_of_their_source() {
         }
     }
     write_lake(dir.path(), &events).unwrap();
-    let ledger = Ledger::open(dir.path(), &BudgetConfig::default()).unwrap();
-    let engine = Engine::new(
-        dir.path(),
-        Default::default(),
-        QueryConfig::default(),
-        ledger,
-        Default::default(),
-    );
+    let engine = query_engine(dir.path(), 30.0);
     let sql = "SELECT org_unit, SUM(duration_s) AS secs, SUM(duration_s) / 60.0 AS mins, \
                10 - SUM(duration_s) / 60.0 AS left, COUNT(*) / 7 AS weeks_int, \
                CAST(COUNT(*) AS DOUBLE) / 7 AS weeks, SUM(duration_s) / COUNT(*) AS ratio \

@@ -18,9 +18,9 @@
 
 use std::path::{Path, PathBuf};
 
-use fingertip_dp::{BudgetConfig, Ledger};
-use fingertip_query::{Answer, BoundsRequest, Engine, QueryConfig, QueryRequest};
-use fingertip_tests::fixtures::{GOLDEN_ORG_UNITS, golden_population, write_lake};
+use fingertip_dp::Ledger;
+use fingertip_query::{Answer, BoundsRequest, Engine, QueryRequest};
+use fingertip_tests::fixtures::{GOLDEN_ORG_UNITS, golden_population, query_engine, write_lake};
 use serde_json::Value;
 
 #[derive(Debug)]
@@ -134,22 +134,7 @@ async fn engine(dir: &Path) -> Engine {
     write_lake(dir, &golden_population()).unwrap();
     std::fs::create_dir_all(dir.join("dimensions")).unwrap();
     std::fs::write(dir.join("dimensions/org_units.csv"), GOLDEN_ORG_UNITS).unwrap();
-    let ledger = Ledger::open(
-        dir,
-        &BudgetConfig {
-            epsilon_total: 1000.0,
-            delta_total: 0.5,
-        },
-    )
-    .unwrap();
-    Engine::new(
-        dir,
-        Default::default(),
-        QueryConfig::default(),
-        ledger,
-        Default::default(),
-    )
-    .without_noise()
+    query_engine(dir, 1000.0).without_noise()
 }
 
 async fn run_file(path: &Path, complete: bool) -> Vec<String> {

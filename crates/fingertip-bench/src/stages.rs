@@ -26,7 +26,7 @@ use fingertip_model::{
 };
 use fingertip_sim::Distribution;
 use fingertip_store::record::{self, StoredBatch};
-use fingertip_store::{EventRef, RecordBuilder, StoredEvent};
+use fingertip_store::{RecordBuilder, StoredEvent};
 use parquet::arrow::ArrowWriter;
 
 use crate::bodies::{BodyOptions, IdSource, Template, simulate_bodies};
@@ -160,17 +160,7 @@ pub fn wal_encode(
     for ((app, events), persons) in app_ids.iter().zip(valid).zip(anonymized) {
         let mut builder = RecordBuilder::new(app, received_at_ms, events.len());
         for (v, (person, epoch)) in events.iter().zip(persons) {
-            builder.push(&EventRef {
-                event_id: v.event_id,
-                person: *person,
-                key_epoch: epoch,
-                org_unit: v.org_unit,
-                event_type: v.event_type,
-                trigger: v.trigger,
-                started_at_ms: v.started_at_ms,
-                duration_s: v.duration_s,
-                data_elements: &v.data_elements,
-            });
+            builder.push(&fingertip_ingest::event_ref(v, *person, epoch));
         }
         out.push(builder.finish());
     }

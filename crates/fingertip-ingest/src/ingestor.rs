@@ -159,7 +159,8 @@ impl Ingestor {
     }
 }
 
-fn event_ref<'a>(v: &'a ValidEvent<'a>, person: [u8; 16], epoch: &'a str) -> EventRef<'a> {
+/// The stored form of a valid event: its pseudonym and key epoch instead of `person_ref`.
+pub fn event_ref<'a>(v: &'a ValidEvent<'a>, person: [u8; 16], epoch: &'a str) -> EventRef<'a> {
     EventRef {
         event_id: v.event_id,
         person,

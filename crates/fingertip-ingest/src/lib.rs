@@ -15,5 +15,5 @@ mod ingestor;
 mod metrics;
 
 pub use body::{BodyError, BodyFormat, Encoding, decode_body, parse_events};
-pub use ingestor::{IngestError, IngestOutcome, Ingestor, Prepared, Rejected};
+pub use ingestor::{IngestError, IngestOutcome, Ingestor, Prepared, Rejected, event_ref};
 pub use metrics::IngestMetrics;
