@@ -32,8 +32,11 @@ enum Block {
     },
     Refused {
         code: String,
+        header: String,
         sql: String,
     },
+    /// Must be answered (not fail), whatever the rows.
+    Answered { header: String, sql: String },
 }
 
 fn parse(text: &str) -> Vec<Block> {
@@ -43,9 +46,17 @@ fn parse(text: &str) -> Vec<Block> {
         let Some((head, rest)) = lines.split_first() else {
             continue;
         };
-        if let Some(code) = head.strip_prefix("refused ") {
+        if let Some(spec) = head.strip_prefix("refused ") {
+            let mut words = spec.split_whitespace();
+            let code = words.next().unwrap_or_default().to_string();
             blocks.push(Block::Refused {
-                code: code.trim().into(),
+                code,
+                header: format!("refused {}", words.collect::<Vec<_>>().join(" ")),
+                sql: rest.join("\n"),
+            });
+        } else if head.starts_with("answered") {
+            blocks.push(Block::Answered {
+                header: head.to_string(),
                 sql: rest.join("\n"),
             });
         } else if head.starts_with("query") {
@@ -164,13 +175,19 @@ async fn run_file(path: &Path, complete: bool) -> Vec<String> {
                 }
                 rewritten.push(format!("{header}\n{sql}\n----\n{}", actual.join("\n")));
             }
-            Block::Refused { code, sql } => {
+            Block::Answered { header, sql } => {
+                if let Err(e) = engine.run("golden", &request(&header, &sql)).await {
+                    failures.push(format!(
+                        "{}: expected an answer, got {}: {e}\n{sql}",
+                        path.display(),
+                        e.code()
+                    ));
+                }
+                rewritten.push(format!("{header}\n{sql}"));
+            }
+            Block::Refused { code, header, sql } => {
                 let before = engine.ledger().spends().unwrap().len();
-                let req = QueryRequest {
-                    sql: sql.clone(),
-                    epsilon: 1.0,
-                    ..Default::default()
-                };
+                let req = request(&header, &sql);
                 let got = match engine.run("golden", &req).await {
                     Ok(_) => "accepted".to_string(),
                     Err(e) => e.code().to_string(),
@@ -187,7 +204,8 @@ async fn run_file(path: &Path, complete: bool) -> Vec<String> {
                         path.display()
                     ));
                 }
-                rewritten.push(format!("refused {code}\n{sql}"));
+                let options = header.strip_prefix("refused").unwrap_or_default();
+                rewritten.push(format!("refused {code}{options}\n{sql}").replace(" \n", "\n"));
             }
         }
     }
@@ -228,5 +246,33 @@ async fn sql_golden_files() {
         "{} golden failure(s):\n\n{}",
         failures.len(),
         failures.join("\n\n")
+    );
+}
+
+#[path = "sql_golden/fuzz.rs"]
+mod fuzz;
+
+/// Random SQL against invariants that do not trust the guard (see `fuzz.rs`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_queries_never_fail_or_depend_on_persons() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let population = golden_population();
+    let mut reversed = population.clone();
+    reversed.reverse();
+    write_lake(a.path(), &population).unwrap();
+    write_lake(b.path(), &reversed).unwrap();
+    let a = query_engine(a.path(), 1e9).without_noise();
+    let b = query_engine(b.path(), 1e9).without_noise();
+    let (cases, accepted, failures) = fuzz::run(&a, &b).await;
+    eprintln!("guard fuzzing: {cases} queries, {accepted} answered");
+    assert!(
+        accepted * 20 >= cases,
+        "only {accepted} of {cases} fuzzed queries were answered"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} fuzz failure(s):\n{}",
+        failures.len(),
+        failures.join("\n")
     );
 }

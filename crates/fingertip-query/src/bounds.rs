@@ -17,6 +17,7 @@ use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{BinaryExpr, Expr, Operator};
 use serde::{Deserialize, Serialize};
 
+use crate::guard::TotalUdf;
 use crate::refusal::{Refusal, code, refuse};
 use crate::stages::Quantity;
 
@@ -40,6 +41,14 @@ pub struct ResolvedBounds {
     pub estimated: Vec<String>,
 }
 
+/// The largest magnitude a requested value bound may have: with `MAX_ROWS_CAP` rows and
+/// many persons, sums stay far inside the integers the noise is drawn on.
+pub const MAX_ABS_BOUND: f64 = 1e12;
+
+/// Values one person gives a quantile in one group unless `max_rows` is set: few, so the
+/// quantile's score moves little when a person is added or removed.
+pub const QUANTILE_ROWS: u32 = 4;
+
 /// The largest values the estimators consider.
 pub const MAX_GROUPS_CAP: u32 = 128;
 pub const MAX_ROWS_CAP: u32 = 100_000;
@@ -57,6 +66,9 @@ pub fn group_candidates(cap: u32) -> Vec<i64> {
 pub fn geometric(start: f64, end: f64) -> Vec<f64> {
     let mut out = Vec::new();
     let mut x = start.max(1e-9);
+    if !end.is_finite() {
+        return out;
+    }
     while x <= end * 1.0001 {
         out.push(x);
         x *= 1.25;
@@ -83,6 +95,8 @@ pub fn row_range(e: &Expr, max_duration_s: f64) -> Option<(f64, f64)> {
         Expr::Cast(c) => row_range(&c.expr, max_duration_s),
         Expr::TryCast(c) => row_range(&c.expr, max_duration_s),
         Expr::Alias(a) => row_range(&a.expr, max_duration_s),
+        // A total call is its subtree or NULL (and NULL rows are not aggregated).
+        Expr::ScalarFunction(_) => row_range(TotalUdf::unwrap(e)?, max_duration_s),
         Expr::Negative(x) => row_range(x, max_duration_s).map(|(lo, hi)| (-hi, -lo)),
         Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
             let (a, b) = (
@@ -146,12 +160,19 @@ pub fn quantity_ranges(
         .iter()
         .zip(requested)
         .map(|(q, req)| match q {
-            Quantity::Rows { .. } => Ok(None),
+            Quantity::Rows { .. } | Quantity::Present { .. } => Ok(None),
             Quantity::Total { value, .. } | Quantity::Values { value, .. } => {
                 let range = req.or_else(|| row_range(value, max_duration_s));
                 match range {
-                    Some((lo, hi)) if lo.is_finite() && hi.is_finite() && lo <= hi => Ok(Some((lo, hi))),
-                    Some(_) => refuse!(code::INVALID_BOUNDS, "bounds must be finite with lower ≤ upper"),
+                    Some((lo, hi))
+                        if lo <= hi && lo.abs().max(hi.abs()) <= MAX_ABS_BOUND =>
+                    {
+                        Ok(Some((lo, hi)))
+                    }
+                    Some(_) => refuse!(
+                        code::INVALID_BOUNDS,
+                        "the value range of `{value}` must be finite, lower ≤ upper, within ±{MAX_ABS_BOUND:e}; give bounds"
+                    ),
                     None => refuse!(
                         code::MISSING_BOUNDS,
                         "no bounds are known for `{value}`; give its value range, e.g. \"bounds\": {{\"columns\": {{\"<output column>\": [0, 600]}}}}"

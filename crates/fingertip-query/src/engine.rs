@@ -171,19 +171,29 @@ impl Engine {
         &self.config
     }
 
-    /// Answers `request` for `principal`, charging the ledger first.
+    /// Answers `request` for `principal`, charging the ledger first. Never panics: an internal
+    /// fault becomes an `internal_error` (after charging, if it was charged).
     pub async fn run(&self, principal: &str, request: &QueryRequest) -> Result<Answer, QueryError> {
+        use futures::FutureExt;
+        std::panic::AssertUnwindSafe(self.run_unguarded(principal, request))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| {
+                tracing::error!("A query panicked; answered with internal_error.");
+                Err(Refusal::new(code::INTERNAL_ERROR, "the query hit an internal error").into())
+            })
+    }
+
+    async fn run_unguarded(
+        &self,
+        principal: &str,
+        request: &QueryRequest,
+    ) -> Result<Answer, QueryError> {
         let delta = self.check_parameters(request)?;
         let (ctx, dims) = lake::session(&self.data_dir, self.config.threads, &self.catalog)
             .await
             .map_err(QueryError::engine)?;
-        let statement = guard::parse_single_query(&request.sql)?;
-        let plan = ctx
-            .state()
-            .statement_to_plan(statement)
-            .await
-            .map_err(|e| Refusal::new(code::PLAN_ERROR, plan_message(&e)))?;
-        let analyzed = guard::analyze(&plan, &dims)?;
+        let analyzed = accept(&ctx, &request.sql, &dims).await?;
         let quantities = Quantities::of(&analyzed.measures);
         let requested = output::requested_ranges(&analyzed, &quantities, &request.bounds)?;
         let ranges =
@@ -325,6 +335,7 @@ impl Run<'_> {
             noise: self.engine.noise,
             max_groups: stage_bounds.max_groups,
             max_rows: stage_bounds.max_rows,
+            quantile_rows: stage_bounds.quantile_rows,
             epsilon_persons: self.split.persons,
             epsilon_quantity: self.split.quantity,
             delta: self.delta,
@@ -372,6 +383,35 @@ impl Run<'_> {
     pub fn engine_noise(&self) -> Noise {
         self.engine.noise
     }
+}
+
+/// Plans `sql`, coerces its types, makes every row expression total and runs the guard:
+/// the query as it will be executed, or a refusal. Nothing is charged yet.
+async fn accept(
+    ctx: &SessionContext,
+    sql: &str,
+    dims: &[lake::Dimension],
+) -> Result<Analyzed, Refusal> {
+    let statement = guard::parse_single_query(sql)?;
+    let state = ctx.state();
+    let plan = state
+        .statement_to_plan(statement)
+        .await
+        .map_err(|e| Refusal::new(code::PLAN_ERROR, plan_message(&e)))?;
+    let plan = guard::dedupe_group_keys(plan)?;
+    guard::check_reserved_names(&plan)?;
+    // The query as written: refusals name what the researcher wrote; the time range comes
+    // from its filters (the scans are restricted to the charged epochs either way).
+    let written = guard::analyze(&plan, dims)?;
+    let plan = state
+        .analyzer()
+        .execute_and_check(plan, state.config_options(), |_, _| {})
+        .map_err(|e| Refusal::new(code::PLAN_ERROR, plan_message(&e)))?;
+    // The query as it will run: coerced, every row expression total, checked again.
+    let plan = guard::make_total(plan, &state)?;
+    let mut analyzed = guard::analyze(&plan, dims)?;
+    analyzed.time = written.time;
+    Ok(analyzed)
 }
 
 /// A planning error as a researcher should see it (no internal backtraces).

@@ -31,6 +31,8 @@ pub struct Needs {
     pub rows: bool,
     /// Quantities (totals) whose clamp must be estimated.
     pub totals: Vec<usize>,
+    /// Quantities (quantiles) whose value range's upper end must be estimated.
+    pub values: Vec<usize>,
 }
 
 impl Needs {
@@ -45,11 +47,17 @@ impl Needs {
     ) -> Self {
         let counts_rows = quantities
             .iter()
-            .any(|q| matches!(q, Quantity::Rows { .. } | Quantity::Values { .. }));
+            .any(|q| matches!(q, Quantity::Rows { .. }));
         let totals = quantities
             .iter()
             .enumerate()
             .filter(|(i, q)| matches!(q, Quantity::Total { .. }) && requested[*i].is_none())
+            .map(|(i, _)| i)
+            .collect();
+        let values = quantities
+            .iter()
+            .enumerate()
+            .filter(|(i, q)| matches!(q, Quantity::Values { .. }) && requested[*i].is_none())
             .map(|(i, _)| i)
             .collect();
         let groups = grouped && req.max_groups.is_none() && !one_group_per_person;
@@ -57,12 +65,16 @@ impl Needs {
             groups,
             rows: counts_rows && req.max_rows.is_none(),
             totals,
+            values,
         }
     }
 
     /// Estimates to pay for, including the person count that calibrates them.
     pub fn count(&self) -> usize {
-        let n = usize::from(self.groups) + usize::from(self.rows) + self.totals.len();
+        let n = usize::from(self.groups)
+            + usize::from(self.rows)
+            + self.totals.len()
+            + self.values.len();
         if n > 0 { n + 1 } else { 0 }
     }
 }
@@ -72,6 +84,7 @@ impl Needs {
 pub struct Resolved {
     pub max_groups: u32,
     pub max_rows: u32,
+    pub quantile_rows: u32,
     /// Per quantity: an estimated clamp `U` of a total.
     pub totals: Vec<Option<f64>>,
     pub ranges: Vec<Option<(f64, f64)>>,
@@ -89,6 +102,7 @@ impl Resolved {
                 let (lo, hi) = self.ranges[i].unwrap_or((0.0, 0.0));
                 match (q, self.totals[i]) {
                     (Quantity::Rows { .. }, _) => (0.0, r),
+                    (Quantity::Present { .. }, _) => (0.0, 1.0),
                     (Quantity::Total { .. }, Some(u)) => (
                         if lo < 0.0 { -u } else { 0.0 },
                         if hi > 0.0 { u } else { 0.0 },
@@ -101,6 +115,7 @@ impl Resolved {
         StageBounds {
             max_groups: self.max_groups,
             max_rows: self.max_rows,
+            quantile_rows: self.quantile_rows,
             ranges,
         }
     }
@@ -130,6 +145,10 @@ pub async fn resolve(
             1
         },
         max_rows: req.max_rows.unwrap_or(1).clamp(1, MAX_ROWS_CAP),
+        quantile_rows: req
+            .max_rows
+            .unwrap_or(bounds::QUANTILE_ROWS)
+            .clamp(1, MAX_ROWS_CAP),
         totals: vec![None; ranges.len()],
         ranges: ranges.to_vec(),
         estimated: Vec::new(),
@@ -149,7 +168,7 @@ pub async fn resolve(
         .map_err(QueryError::engine)?;
     let eps = run.split.estimate_each;
     let noise = run.engine_noise();
-    let groups: Vec<i64> = column_f64(&batches, "__groups")
+    let groups: Vec<i64> = column_f64(&batches, "__ft_groups")
         .into_iter()
         .map(|v| v as i64)
         .collect();
@@ -195,13 +214,51 @@ pub async fn resolve(
             describe(&run.quantities.list[i])
         ));
     }
+    for &i in &needs.values {
+        if let Some(range) = estimate_value_range(&batches, i, ranges[i], step, eps, noise)? {
+            out.ranges[i] = Some(range);
+            out.estimated.push(format!(
+                "value range of {}",
+                describe(&run.quantities.list[i])
+            ));
+        }
+    }
     Ok(out)
+}
+
+/// The upper end of a quantile's value range: a private upper bound of each person's largest
+/// value, on a geometric grid inside the catalog range (one value per person). A range that
+/// reaches below zero is kept as it is.
+fn estimate_value_range(
+    batches: &[RecordBatch],
+    i: usize,
+    range: Option<(f64, f64)>,
+    step: i64,
+    eps: f64,
+    noise: fingertip_dp::Noise,
+) -> Result<Option<(f64, f64)>, QueryError> {
+    let Some((lo, hi)) = range.filter(|(lo, hi)| *lo >= 0.0 && hi > lo) else {
+        return Ok(None);
+    };
+    let unit = (hi - lo) / 65536.0;
+    let values: Vec<i64> = column_f64(batches, &stages::value_col(i))
+        .into_iter()
+        .map(|v| ((v - lo).max(0.0) / unit).round() as i64)
+        .collect();
+    let mut candidates: Vec<i64> = bounds::geometric((hi - lo) / 4096.0, hi - lo)
+        .into_iter()
+        .map(|c| (c / unit).round() as i64)
+        .collect();
+    candidates.dedup();
+    let chosen = upper_bound(noise, &values, &candidates, step, eps)?;
+    Ok(Some((lo, (lo + chosen as f64 * unit).min(hi))))
 }
 
 fn describe(q: &Quantity) -> String {
     match q {
         Quantity::Total { value, .. } | Quantity::Values { value, .. } => format!("`{value}`"),
         Quantity::Rows { .. } => "row counts".into(),
+        Quantity::Present { .. } => "persons".into(),
     }
 }
 
@@ -225,7 +282,7 @@ fn per_person_rows(batches: &[RecordBatch], quantities: &[Quantity]) -> Vec<i64>
     let columns: Vec<Vec<f64>> = quantities
         .iter()
         .enumerate()
-        .filter(|(_, q)| matches!(q, Quantity::Rows { .. } | Quantity::Values { .. }))
+        .filter(|(_, q)| matches!(q, Quantity::Rows { .. }))
         .map(|(i, _)| column_f64(batches, &quantity_col(i)))
         .collect();
     let persons = columns.first().map_or(0, Vec::len);

@@ -93,6 +93,13 @@ pub fn requested_ranges(
                 "bounds of `{column}` must be finite with lower ≤ upper"
             );
         }
+        if lo.abs().max(hi.abs()) > crate::bounds::MAX_ABS_BOUND {
+            refuse!(
+                code::INVALID_BOUNDS,
+                "bounds of `{column}` must lie within ±{:e}",
+                crate::bounds::MAX_ABS_BOUND
+            );
+        }
         if let (Some(q), _) = quantities.of_measure[m] {
             out[q] = Some((*lo, *hi));
         }
@@ -114,6 +121,10 @@ pub fn released_rows(
         let mut intervals = Vec::new();
         for (m, (num, den)) in analyzed.measures.iter().zip(&quantities.of_measure) {
             let (v, ci) = match (&m.kind, num, den) {
+                (MeasureKind::Persons, Some(q), _) => {
+                    let v = g.quantities[*q];
+                    (Some(v), Some(((v - hw(*q)).max(0.0), v + hw(*q))))
+                }
                 (MeasureKind::Persons, ..) => {
                     let v = g.persons as f64;
                     let h = noisy.persons_noise.half_width.unwrap_or(0.0);
@@ -303,6 +314,14 @@ fn column_meta(
     let range = num.and_then(|i| resolved.ranges[i]).map(|(a, b)| [a, b]);
     let contribution = num.map(|i| stage.ranges[i]).map(|(a, b)| [a, b]);
     match measure.kind {
+        MeasureKind::Persons if q.is_some() => ColumnMeta {
+            kind: "persons",
+            mechanism: q.map(|q| q.mechanism),
+            epsilon: q.map(|q| q.epsilon),
+            noise_scale: q.map(|q| q.scale),
+            ci95_half_width: q.and_then(|q| q.half_width),
+            ..base
+        },
         MeasureKind::Persons => ColumnMeta {
             kind: "persons",
             mechanism: Some(noisy.persons_noise.mechanism),

@@ -44,6 +44,9 @@ codes! {
     MISSING_BOUNDS = "missing_bounds";
     INVALID_BOUNDS = "invalid_bounds";
     INVALID_PRIVACY_PARAMETERS = "invalid_privacy_parameters";
+    UNSUPPORTED_FUNCTION = "unsupported_function";
+    RESERVED_NAME = "reserved_name";
+    INTERNAL_ERROR = "internal_error";
 }
 
 impl Refusal {

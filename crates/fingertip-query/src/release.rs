@@ -125,6 +125,7 @@ pub struct NoiseParams {
     pub noise: Noise,
     pub max_groups: u32,
     pub max_rows: u32,
+    pub quantile_rows: u32,
     pub epsilon_persons: f64,
     pub epsilon_quantity: f64,
     pub delta: f64,
@@ -243,18 +244,16 @@ fn noise_quantity(
 ) -> Result<(Vec<f64>, QuantityNoise), DpError> {
     let (lo, hi) = p.ranges.get(qi).copied().unwrap_or((0.0, 0.0));
     match q {
-        Quantity::Rows { .. } => {
+        Quantity::Rows { .. } | Quantity::Present { .. } => {
             let ints: Vec<i64> = kept
                 .iter()
                 .map(|(g, _)| exact.totals[qi][*g].round() as i64)
                 .collect();
-            let r = laplace(
-                p.noise,
-                &ints,
-                l0,
-                i64::from(p.max_rows),
-                p.epsilon_quantity,
-            )?;
+            let linf = match q {
+                Quantity::Present { .. } => 1,
+                _ => i64::from(p.max_rows),
+            };
+            let r = laplace(p.noise, &ints, l0, linf, p.epsilon_quantity)?;
             Ok((
                 r.values.iter().map(|v| *v as f64).collect(),
                 laplace_noise("discrete_laplace", r.epsilon, r.scale, 1.0),
@@ -281,7 +280,46 @@ fn noise_quantity(
     }
 }
 
-const QUANTILE_STEPS: i64 = 256;
+const QUANTILE_STEPS: usize = 256;
+/// Relative step of the geometric quantile grid (3%).
+const QUANTILE_RATIO: f64 = 1.03;
+
+/// Candidate values of a quantile in `[lo, hi]`: for a range starting at zero or above, `lo`
+/// then a geometric grid (3% apart) from `(hi − lo) / 2048` above it, so small and large
+/// values get the same relative precision; otherwise 257 evenly spaced values.
+pub(crate) fn quantile_grid(lo: f64, hi: f64) -> Vec<f64> {
+    if !(hi > lo) {
+        return vec![lo];
+    }
+    if lo < 0.0 {
+        let step = (hi - lo) / QUANTILE_STEPS as f64;
+        return (0..=QUANTILE_STEPS).map(|i| lo + i as f64 * step).collect();
+    }
+    let mut grid = vec![lo];
+    let mut offset = (hi - lo) / 2048.0;
+    while offset < (hi - lo) * QUANTILE_RATIO {
+        grid.push(lo + offset.min(hi - lo));
+        offset *= QUANTILE_RATIO;
+    }
+    grid.dedup();
+    grid
+}
+
+/// The index of the grid value nearest `v` (clamped into the grid).
+fn nearest(grid: &[f64], v: f64) -> usize {
+    let i = grid.partition_point(|g| *g <= v);
+    match i {
+        0 => 0,
+        i if i == grid.len() => grid.len() - 1,
+        i => {
+            if v - grid[i - 1] <= grid[i] - v {
+                i - 1
+            } else {
+                i
+            }
+        }
+    }
+}
 
 fn noise_quantiles(
     exact: &Exact,
@@ -292,26 +330,27 @@ fn noise_quantiles(
     (lo, hi): (f64, f64),
     alpha: f64,
 ) -> Result<(Vec<f64>, QuantityNoise), DpError> {
-    let step = ((hi - lo) / QUANTILE_STEPS as f64).max(1e-12);
-    let candidates: Vec<i64> = (0..=QUANTILE_STEPS).collect();
+    let grid = quantile_grid(lo, hi);
+    let candidates: Vec<i64> = (0..grid.len() as i64).collect();
     let epsilon = p.epsilon_quantity / f64::from(l0.max(1));
     let mut out = Vec::with_capacity(kept.len());
     let mut scale = 0.0;
     for (g, _) in kept {
         let ints: Vec<i64> = exact.lists[qi][*g]
             .iter()
-            .map(|v| ((v.clamp(lo, hi) - lo) / step).round() as i64)
+            .filter(|v| !v.is_nan())
+            .map(|v| nearest(&grid, *v) as i64)
             .collect();
         let (chosen, s) = quantile(
             p.noise,
             ints,
             candidates.clone(),
             alpha,
-            p.max_rows,
+            p.quantile_rows,
             epsilon,
         )?;
         scale = s;
-        out.push(lo + chosen as f64 * step);
+        out.push(grid[chosen.clamp(0, grid.len() as i64 - 1) as usize]);
     }
     Ok((
         out,

@@ -13,8 +13,9 @@ use std::sync::Arc;
 use datafusion::common::tree_node::Transformed;
 use datafusion::common::{Column, Result, ScalarValue};
 use datafusion::error::DataFusionError;
+use datafusion::functions::math::expr_fn::nanvl;
 use datafusion::functions::math::expr_fn::random;
-use datafusion::functions_aggregate::expr_fn::{array_agg, count, sum};
+use datafusion::functions_aggregate::expr_fn::{array_agg, count, max, sum};
 use datafusion::functions_nested::expr_fn::{array_slice, flatten};
 use datafusion::functions_window::expr_fn::row_number;
 use datafusion::logical_expr::expr::AggregateFunction;
@@ -26,16 +27,19 @@ use crate::guard::{Measure, MeasureKind};
 use crate::lake::EVENTS;
 
 pub const PERSON: &str = "__ft_person";
-pub const PERSONS: &str = "__persons";
+pub const PERSONS: &str = "__ft_persons";
 
 /// One noisy number per group.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Quantity {
     /// Rows of a person in the group (optionally filtered), clamped to `[0, max_rows]`.
     Rows { filter: Option<Expr> },
+    /// 1 if the person has a row in the group that passes `filter` (`COUNT(DISTINCT person)
+    /// FILTER (WHERE filter)`), else 0.
+    Present { filter: Expr },
     /// A person's total of a value in the group, clamped to the measure's bounds.
     Total { value: Expr, filter: Option<Expr> },
-    /// Up to `max_rows` values of a person in the group, for the `alpha` quantile.
+    /// Up to `quantile_rows` values of a person in the group, for the `alpha` quantile.
     Values {
         value: Expr,
         filter: Option<Expr>,
@@ -48,6 +52,7 @@ impl Quantity {
         let f = |f: &Option<Expr>| f.as_ref().map(|e| e.to_string()).unwrap_or_default();
         match self {
             Self::Rows { filter } => format!("rows|{}", f(filter)),
+            Self::Present { filter } => format!("present|{filter}"),
             Self::Total { value, filter } => format!("total|{value}|{}", f(filter)),
             Self::Values {
                 value,
@@ -72,7 +77,10 @@ impl Quantities {
         for m in measures {
             let (v, f) = (m.value.clone(), m.filter.clone());
             let used = match (&m.kind, v) {
-                (MeasureKind::Persons, _) => (None, None),
+                (MeasureKind::Persons, _) => match f {
+                    Some(filter) => (Some(q.add(Quantity::Present { filter })), None),
+                    None => (None, None),
+                },
                 (MeasureKind::Count, _) => (Some(q.add(Quantity::Rows { filter: f })), None),
                 (MeasureKind::Sum, Some(value)) => {
                     (Some(q.add(Quantity::Total { value, filter: f })), None)
@@ -112,11 +120,16 @@ impl Quantities {
 }
 
 pub fn group_col(i: usize) -> String {
-    format!("__g{i}")
+    format!("__ft_g{i}")
 }
 
 pub fn quantity_col(i: usize) -> String {
-    format!("__q{i}")
+    format!("__ft_q{i}")
+}
+
+/// In the estimation stage: a person's largest value of quantity `i` (quantiles).
+pub fn value_col(i: usize) -> String {
+    format!("__ft_v{i}")
 }
 
 /// Builds the person stage of `aggregate_input` grouped by `group_exprs`.
@@ -133,7 +146,7 @@ pub fn person_stage(
         group_exprs
             .iter()
             .enumerate()
-            .map(|(i, g)| g.clone().alias(group_col(i))),
+            .map(|(i, g)| g.clone().unalias_nested().data.alias(group_col(i))),
     );
     let aggs: Vec<Expr> = quantities
         .iter()
@@ -156,9 +169,16 @@ fn contribution(q: &Quantity) -> Expr {
         Quantity::Rows { filter } => sum(when(keep(filter), lit(1i64))
             .otherwise(lit(0i64))
             .unwrap_or(lit(0i64))),
-        Quantity::Total { value, filter } => sum(when(keep(filter), value.clone().cast_to_f64())
-            .otherwise(lit(0f64))
-            .unwrap_or(lit(0f64))),
+        Quantity::Present { filter } => max(when(filter.clone(), lit(1i64))
+            .otherwise(lit(0i64))
+            .unwrap_or(lit(0i64))),
+        // NaN (e.g. 0.0 / 0.0) would poison a whole group's sum: it counts as 0.
+        Quantity::Total { value, filter } => sum(when(
+            keep(filter),
+            nanvl(value.clone().cast_to_f64(), lit(0f64)),
+        )
+        .otherwise(lit(0f64))
+        .unwrap_or(lit(0f64))),
         Quantity::Values { value, filter, .. } => {
             let agg = array_agg(value.clone().cast_to_f64());
             match agg {
@@ -181,7 +201,7 @@ trait CastF64 {
 
 impl CastF64 for Expr {
     fn cast_to_f64(self) -> Expr {
-        Expr::Cast(datafusion::logical_expr::Cast::new(
+        Expr::TryCast(datafusion::logical_expr::TryCast::new(
             Box::new(self),
             datafusion::arrow::datatypes::DataType::Float64,
         ))
@@ -243,6 +263,8 @@ fn thread_person(plan: &LogicalPlan, epochs: &[String]) -> Result<LogicalPlan> {
 pub struct StageBounds {
     pub max_groups: u32,
     pub max_rows: u32,
+    /// Values one person gives each quantile in one group.
+    pub quantile_rows: u32,
     /// Per quantity: the clamp interval of a `Total`, or the value range of `Values`.
     pub ranges: Vec<(f64, f64)>,
 }
@@ -260,10 +282,10 @@ pub fn release_stage(
             .partition_by(vec![col(PERSON)])
             .order_by(vec![random().sort(true, true)])
             .build()?
-            .alias("__rank");
+            .alias("__ft_rank");
         builder = builder
             .window(vec![rank])?
-            .filter(col("__rank").lt_eq(lit(i64::from(bounds.max_groups))))?;
+            .filter(col("__ft_rank").lt_eq(lit(i64::from(bounds.max_groups))))?;
     }
     let group_exprs: Vec<Expr> = (0..groups).map(|i| col(group_col(i))).collect();
     let mut aggs = vec![count(lit(1i64)).alias(PERSONS)];
@@ -272,11 +294,13 @@ pub fn release_stage(
         let (lo, hi) = bounds.ranges.get(i).copied().unwrap_or((0.0, 0.0));
         let agg = match q {
             Quantity::Rows { .. } => sum(clamp(c, lit(0i64), lit(i64::from(bounds.max_rows)))),
-            Quantity::Total { .. } => sum(clamp(c, lit(lo), lit(hi))),
+            Quantity::Present { .. } => sum(clamp(c, lit(0i64), lit(1i64))),
+            // A person's total can be NaN (+inf and -inf): it counts as 0, then is clamped.
+            Quantity::Total { .. } => sum(clamp(nanvl(c, lit(0f64)), lit(lo), lit(hi))),
             Quantity::Values { .. } => flatten(array_agg(array_slice(
                 c,
                 lit(1i64),
-                lit(i64::from(bounds.max_rows)),
+                lit(i64::from(bounds.quantile_rows)),
                 None,
             ))),
         };
@@ -296,17 +320,19 @@ fn clamp(e: Expr, lo: Expr, hi: Expr) -> Expr {
 /// each quantity across them (absolute value for totals, row count for values).
 pub fn estimation_stage(person_stage: LogicalPlan, quantities: &[Quantity]) -> Result<LogicalPlan> {
     use datafusion::functions::math::expr_fn::abs;
-    use datafusion::functions_aggregate::expr_fn::max;
-    use datafusion::functions_nested::expr_fn::cardinality;
-    let mut aggs = vec![count(lit(1i64)).alias("__groups")];
+    use datafusion::functions_nested::expr_fn::{array_max, cardinality};
+    let mut aggs = vec![count(lit(1i64)).alias("__ft_groups")];
     for (i, q) in quantities.iter().enumerate() {
         let c = col(quantity_col(i));
         let v = match q {
-            Quantity::Rows { .. } => max(c),
-            Quantity::Total { .. } => max(abs(c)),
-            Quantity::Values { .. } => max(cardinality(c)),
+            Quantity::Rows { .. } | Quantity::Present { .. } => max(c.clone()),
+            Quantity::Total { .. } => max(abs(c.clone())),
+            Quantity::Values { .. } => max(cardinality(c.clone())),
         };
         aggs.push(v.alias(quantity_col(i)));
+        if let Quantity::Values { .. } = q {
+            aggs.push(max(array_max(c)).alias(value_col(i)));
+        }
     }
     LogicalPlanBuilder::from(person_stage)
         .aggregate(vec![col(PERSON)], aggs)?

@@ -239,9 +239,12 @@ fn percentile_args(
     origins: &[Origin],
 ) -> Result<(Expr, f64), Refusal> {
     let p = &af.params;
-    let (value, q) = match (p.order_by.as_slice(), p.args.as_slice()) {
-        ([sort], [q, ..]) => (sort.expr.clone(), q),
-        ([], [value, q, ..]) => (value.clone(), q),
+    // `WITHIN GROUP (ORDER BY x)` is planned as `(x, q)` with `x` also in `order_by`; a
+    // descending order asks for the `1 - q` quantile of ascending values.
+    let (value, q, descending) = match (p.order_by.as_slice(), p.args.as_slice()) {
+        ([sort], [_, q, ..]) => (sort.expr.clone(), q, !sort.asc),
+        ([sort], [q]) => (sort.expr.clone(), q, !sort.asc),
+        ([], [value, q, ..]) => (value.clone(), q, false),
         _ => refuse!(
             code::UNSUPPORTED_AGGREGATE,
             "write APPROX_PERCENTILE_CONT(value, q) with a literal q between 0 and 1"
@@ -263,5 +266,5 @@ fn percentile_args(
             "the percentile must lie between 0 and 1"
         );
     }
-    Ok((value, q))
+    Ok((value, if descending { 1.0 - q } else { q }))
 }

@@ -17,8 +17,10 @@
 //! subquery or CTE is not a use). Anything the analysis does not recognise is refused.
 
 mod exprs;
+mod functions;
 mod measures;
 mod rows;
+mod total;
 
 use datafusion::logical_expr::{Aggregate, LogicalPlan};
 use datafusion::sql::parser::{DFParser, Statement};
@@ -26,6 +28,7 @@ use datafusion::sql::sqlparser::ast;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 
 pub use measures::{Measure, MeasureKind};
+pub use total::{TOTAL_UDF, TotalUdf, make_total};
 
 use crate::lake::Dimension;
 use crate::refusal::{Refusal, code, refuse};
@@ -169,6 +172,60 @@ pub fn analyze(plan: &LogicalPlan, dims: &[Dimension]) -> Result<Analyzed, Refus
         time: rows.time,
         group_domains,
     })
+}
+
+/// The prefix of every name the engine gives its own columns and tables.
+pub const RESERVED_PREFIX: &str = "__ft_";
+
+/// Refuses names the engine keeps for itself (`__ft_…`), wherever the query would define
+/// one.
+pub fn check_reserved_names(plan: &LogicalPlan) -> Result<(), Refusal> {
+    use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+    let mut found = Ok(());
+    let _ = plan.apply(|node| {
+        if let Some(f) = node
+            .schema()
+            .fields()
+            .iter()
+            .find(|f| f.name().starts_with(RESERVED_PREFIX))
+        {
+            found = Err(Refusal::new(
+                code::RESERVED_NAME,
+                format!(
+                    "`{}`: names starting with `{RESERVED_PREFIX}` are reserved for the engine",
+                    f.name()
+                ),
+            ));
+            return Ok(TreeNodeRecursion::Stop);
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    found
+}
+
+/// The same plan with each aggregate's repeated group keys (`GROUP BY 1, 2` over the same
+/// expression) kept once: DataFusion's aggregate schema already holds them once.
+pub fn dedupe_group_keys(plan: LogicalPlan) -> Result<LogicalPlan, Refusal> {
+    use datafusion::common::tree_node::{Transformed, TreeNode};
+    plan.transform_up(|node| match node {
+        LogicalPlan::Aggregate(a) if has_repeats(&a.group_expr) => {
+            let mut keys: Vec<datafusion::logical_expr::Expr> = Vec::new();
+            for g in a.group_expr {
+                if !keys.contains(&g) {
+                    keys.push(g);
+                }
+            }
+            Aggregate::try_new(a.input, keys, a.aggr_expr)
+                .map(|a| Transformed::yes(LogicalPlan::Aggregate(a)))
+        }
+        other => Ok(Transformed::no(other)),
+    })
+    .map(|t| t.data)
+    .map_err(|e| Refusal::new(code::PLAN_ERROR, e.to_string()))
+}
+
+fn has_repeats(keys: &[datafusion::logical_expr::Expr]) -> bool {
+    keys.iter().enumerate().any(|(i, k)| keys[..i].contains(k))
 }
 
 /// Walks the post-processing part of the plan down to the released aggregate.

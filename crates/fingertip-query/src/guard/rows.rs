@@ -178,6 +178,13 @@ fn check_join(j: &Join, dims: &[Dimension]) -> Result<RowInfo, Refusal> {
         (false, true) => (false, &left),
         (false, false) => (true, &right),
     };
+    let dim_plan = if fact_is_left { &j.right } else { &j.left };
+    if !repeats_no_rows(dim_plan) {
+        refuse!(
+            code::JOIN_NOT_ALLOWED,
+            "the dimension side of a join may only select and filter one dimension table (no UNNEST, joins or aggregation), so that its key stays unique"
+        );
+    }
     let keeps_fact_rows_once = matches!(
         (fact_is_left, j.join_type),
         (
@@ -244,6 +251,18 @@ fn check_join(j: &Join, dims: &[Dimension]) -> Result<RowInfo, Refusal> {
         scans_events: left.scans_events || right.scans_events,
         time: fact.time,
     })
+}
+
+/// A dimension-side plan that cannot repeat a key: one dimension table, selected, filtered and
+/// renamed only.
+fn repeats_no_rows(plan: &LogicalPlan) -> bool {
+    match plan {
+        LogicalPlan::TableScan(_) => true,
+        LogicalPlan::Projection(_) | LogicalPlan::Filter(_) | LogicalPlan::SubqueryAlias(_) => {
+            plan.inputs().into_iter().all(repeats_no_rows)
+        }
+        _ => false,
+    }
 }
 
 /// `(fact expression, dimension expression)` pairs joined by `=`: the join keys, and the
