@@ -411,6 +411,8 @@ async fn accept(
     let plan = guard::make_total(plan, &state)?;
     let mut analyzed = guard::analyze(&plan, dims)?;
     analyzed.time = written.time;
+    // What runs above the aggregate works on released values only: it stays as written.
+    analyzed.plan = written.plan;
     Ok(analyzed)
 }
 
