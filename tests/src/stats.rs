@@ -174,6 +174,52 @@ pub fn binomial_band(p: f64, n: usize, z: f64) -> (f64, f64) {
     (p - z * sd, p + z * sd)
 }
 
+/// P[X ≥ k] for X ~ Binomial(n, p), summed in log space.
+pub fn binomial_upper(k: usize, n: usize, p: f64) -> f64 {
+    if k == 0 {
+        return 1.0;
+    }
+    if p <= 0.0 {
+        return 0.0;
+    }
+    if p >= 1.0 {
+        return 1.0;
+    }
+    let ln_choose = |j: usize| {
+        ln_gamma(n as f64 + 1.0) - ln_gamma(j as f64 + 1.0) - ln_gamma((n - j) as f64 + 1.0)
+    };
+    (k..=n)
+        .map(|j| (ln_choose(j) + j as f64 * p.ln() + (n - j) as f64 * (1.0 - p).ln()).exp())
+        .sum::<f64>()
+        .min(1.0)
+}
+
+/// One-sided Clopper–Pearson bounds of a rate from `k` successes in `n` trials: the true
+/// rate is at least `lo` except with probability `alpha`, and at most `hi` except with
+/// probability `alpha`.
+pub fn clopper_pearson(k: usize, n: usize, alpha: f64) -> (f64, f64) {
+    // lo: P[X ≥ k | lo] = alpha (increasing in p); hi: P[X ≤ k | hi] = alpha (decreasing).
+    let solve = |right: &dyn Fn(f64) -> bool| {
+        let (mut a, mut b) = (0.0f64, 1.0f64);
+        for _ in 0..60 {
+            let m = (a + b) / 2.0;
+            if right(m) { a = m } else { b = m }
+        }
+        (a + b) / 2.0
+    };
+    let lo = if k == 0 {
+        0.0
+    } else {
+        solve(&|p| binomial_upper(k, n, p) < alpha)
+    };
+    let hi = if k == n {
+        1.0
+    } else {
+        solve(&|p| 1.0 - binomial_upper(k + 1, n, p) > alpha)
+    };
+    (lo, hi)
+}
+
 /// SplitMix64: a seeded generator for test schedules (e.g. when to kill a process).
 #[derive(Debug, Clone)]
 pub struct SplitMix(pub u64);
@@ -204,6 +250,19 @@ impl SplitMix {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clopper_pearson_brackets_the_rate() {
+        let (lo, hi) = clopper_pearson(30, 100, 0.05);
+        assert!((binomial_upper(30, 100, lo) - 0.05).abs() < 1e-6, "{lo}");
+        assert!(
+            (1.0 - binomial_upper(31, 100, hi) - 0.05).abs() < 1e-6,
+            "{hi}"
+        );
+        assert!(0.2 < lo && lo < 0.3 && 0.3 < hi && hi < 0.4, "{lo} {hi}");
+        assert_eq!(clopper_pearson(0, 10, 0.05).0, 0.0);
+        assert_eq!(clopper_pearson(10, 10, 0.05).1, 1.0);
+    }
 
     #[test]
     fn chi_square_quantiles() {

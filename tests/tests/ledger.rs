@@ -479,6 +479,8 @@ fn refused_queries_spend_nothing() {
         ("SELEC org_unit FROM events", 1.0),
         (SQL, 0.0),
         (SQL, 1e9),
+        (SQL, 1e-9),
+        (SQL, 1e-300),
     ];
     for (sql, epsilon) in refused {
         let out = query_command(data, sql, epsilon, "refused")
@@ -516,6 +518,20 @@ fn refused_queries_spend_nothing() {
     assert_eq!(total_spends(&budget(data)), 0);
     let out = query_command(data, SQL, 0.5, "fits").output().unwrap();
     assert!(out.status.success(), "{}", text(&out).1);
+    assert_eq!(epoch_spent(&budget(data), "2026Q4"), (0.5, 1));
+
+    // The red team's case: with the budget gone (here: set to 0), no spend runs, however
+    // small — neither below the per-query minimum nor at it.
+    set_total(data, 0.0, None);
+    for epsilon in [1e-9, 1e-6, 0.001] {
+        let out = query_command(data, SQL, epsilon, "tiny").output().unwrap();
+        let stderr = text(&out).1;
+        assert_eq!(out.status.code(), Some(2), "ε={epsilon} ran: {stderr}");
+        assert!(
+            stderr.contains("budget_exhausted") || stderr.contains("epsilon_out_of_range"),
+            "ε={epsilon}: {stderr}"
+        );
+    }
     assert_eq!(epoch_spent(&budget(data), "2026Q4"), (0.5, 1));
 }
 

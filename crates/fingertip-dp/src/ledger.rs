@@ -7,6 +7,9 @@
 //! crash never loses a spend whose answer was seen. A torn last line (a spend whose answer was
 //! never returned) is cut off before the next append; a damaged line anywhere else stops all
 //! spending until an operator looks at it.
+//!
+//! Budgets are kept in exact integer units ([`crate::amount`]): a spend is compared with
+//! what remains as integers, so a run of tiny spends cannot pass an exhausted total.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
@@ -15,6 +18,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+use crate::amount::{self, DELTA_UNITS, EPSILON_UNITS, Round};
 
 /// `[budget]` in `fingertip.toml`: the defaults for epochs whose total was not set with
 /// `fingertip budget --set-total`.
@@ -52,6 +57,13 @@ pub struct Spend {
     /// A short description for people (e.g. the SQL, truncated).
     #[serde(default)]
     pub what: String,
+    /// What is charged: ε in units of 1e-9, rounded up (absent in ledgers written before
+    /// exact amounts; derived from `epsilon` then).
+    #[serde(default)]
+    pub epsilon_units: u64,
+    /// δ in units of 1e-18, rounded up.
+    #[serde(default)]
+    pub delta_units: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -79,6 +91,29 @@ pub struct EpochBudget {
     pub spends: usize,
     /// ε spent per principal.
     pub by_principal: BTreeMap<String, f64>,
+    /// The exact amounts the ledger compares (ε in 1e-9, δ in 1e-18 units).
+    #[serde(skip)]
+    pub units: Units,
+}
+
+/// An epoch's budget in exact units.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Units {
+    pub epsilon_total: u128,
+    pub epsilon_spent: u128,
+    pub delta_total: u128,
+    pub delta_spent: u128,
+}
+
+impl Units {
+    /// ε units left (0 when overspent, which the ledger never allows).
+    pub fn epsilon_remaining(&self) -> u128 {
+        self.epsilon_total.saturating_sub(self.epsilon_spent)
+    }
+
+    fn delta_remaining(&self) -> u128 {
+        self.delta_total.saturating_sub(self.delta_spent)
+    }
 }
 
 /// The budget of one dataset, per epoch.
@@ -132,8 +167,6 @@ pub struct Ledger {
     default_epsilon_total: f64,
     default_delta_total: f64,
 }
-
-const EPS_SLACK: f64 = 1e-9;
 
 impl Ledger {
     /// Opens `<data>/ledger/`; the config's totals apply to epochs without a set total.
@@ -227,36 +260,20 @@ impl Ledger {
     /// Charges `spend` to each of its epochs if every one of them can afford it; durable on
     /// return. Otherwise nothing is charged.
     pub fn charge(&self, spend: Spend) -> Result<(), LedgerError> {
-        if !(spend.epsilon.is_finite() && spend.epsilon >= 0.0 && spend.delta >= 0.0) {
+        let Some((eps, delta)) = spend.units() else {
             return Err(LedgerError::Invalid(format!(
                 "cannot spend ε={} δ={}",
                 spend.epsilon, spend.delta
             )));
-        }
+        };
         self.locked(|| {
             let (entries, valid_len) = self.read()?;
             let status = self.summarize(&entries, &spend.dataset, &spend.epochs);
             for b in &status.epochs {
-                let over_eps = spend.epsilon > b.epsilon_remaining + EPS_SLACK;
-                let over_delta =
-                    spend.delta > (b.delta_total - b.delta_spent).max(0.0) * (1.0 + EPS_SLACK);
+                let over_eps = u128::from(eps) > b.units.epsilon_remaining();
+                let over_delta = u128::from(delta) > b.units.delta_remaining();
                 if over_eps || over_delta {
-                    let delta_note = if over_delta {
-                        format!(
-                            " and δ={} (δ spent {}, total {})",
-                            spend.delta, b.delta_spent, b.delta_total
-                        )
-                    } else {
-                        String::new()
-                    };
-                    return Err(LedgerError::Insufficient {
-                        epoch: b.epoch.clone(),
-                        requested: spend.epsilon,
-                        spent: round6(b.epsilon_spent),
-                        remaining: round6(b.epsilon_remaining),
-                        total: b.epsilon_total,
-                        delta_note,
-                    });
+                    return Err(insufficient(&spend, b, over_delta));
                 }
             }
             self.append(&Entry::Spend(spend), valid_len)
@@ -340,8 +357,9 @@ impl Ledger {
     fn epoch_budget(&self, entries: &[Entry], dataset: &str, epoch: &str) -> EpochBudget {
         let (mut eps_total, mut delta_total) =
             (self.default_epsilon_total, self.default_delta_total);
-        let (mut specific, mut spent, mut delta_spent, mut spends) = (false, 0.0, 0.0, 0);
-        let mut by_principal = BTreeMap::new();
+        let (mut specific, mut spends) = (false, 0);
+        let mut units = Units::default();
+        let mut by_principal: BTreeMap<String, u128> = BTreeMap::new();
         for e in entries {
             match e {
                 Entry::SetTotal {
@@ -362,24 +380,54 @@ impl Ledger {
                     }
                 }
                 Entry::Spend(s) if s.dataset == dataset && s.epochs.iter().any(|x| x == epoch) => {
-                    spent += s.epsilon;
-                    delta_spent += s.delta;
+                    // A line that passed its checksum but holds no valid amount is charged
+                    // as the whole budget: it can only make the ledger stricter.
+                    let (eps, delta) = s.units().unwrap_or((u64::MAX, u64::MAX));
+                    units.epsilon_spent += u128::from(eps);
+                    units.delta_spent += u128::from(delta);
                     spends += 1;
-                    *by_principal.entry(s.principal.clone()).or_insert(0.0) += s.epsilon;
+                    *by_principal.entry(s.principal.clone()).or_insert(0) += u128::from(eps);
                 }
                 _ => {}
             }
         }
+        units.epsilon_total = total_units(amount::epsilon_units(eps_total, Round::Down));
+        units.delta_total = total_units(amount::delta_units(delta_total, Round::Down));
+        let eps = |u: u128| amount::from_units(u, EPSILON_UNITS);
         EpochBudget {
             epoch: epoch.into(),
             epsilon_total: eps_total,
-            epsilon_spent: spent,
-            epsilon_remaining: (eps_total - spent).max(0.0),
+            epsilon_spent: eps(units.epsilon_spent),
+            epsilon_remaining: eps(units.epsilon_remaining()),
             delta_total,
-            delta_spent,
+            delta_spent: amount::from_units(units.delta_spent, DELTA_UNITS),
             spends,
-            by_principal,
+            by_principal: by_principal.into_iter().map(|(p, u)| (p, eps(u))).collect(),
+            units,
         }
+    }
+}
+
+fn total_units(units: Option<u64>) -> u128 {
+    units.map_or(0, u128::from)
+}
+
+fn insufficient(spend: &Spend, b: &EpochBudget, over_delta: bool) -> LedgerError {
+    let delta_note = if over_delta {
+        format!(
+            " and δ={} (δ spent {}, total {})",
+            spend.delta, b.delta_spent, b.delta_total
+        )
+    } else {
+        String::new()
+    };
+    LedgerError::Insufficient {
+        epoch: b.epoch.clone(),
+        requested: spend.epsilon,
+        spent: round9(b.epsilon_spent),
+        remaining: round9(b.epsilon_remaining),
+        total: b.epsilon_total,
+        delta_note,
     }
 }
 
@@ -408,8 +456,8 @@ fn crc32(bytes: &[u8]) -> u32 {
     !crc
 }
 
-fn round6(x: f64) -> f64 {
-    (x * 1e6).round() / 1e6
+fn round9(x: f64) -> f64 {
+    (x * 1e9).round() / 1e9
 }
 
 /// Now, RFC 3339 UTC.
@@ -438,7 +486,20 @@ impl Spend {
             epsilon,
             delta,
             what,
+            epsilon_units: amount::epsilon_units(epsilon, Round::Up).unwrap_or(0),
+            delta_units: amount::delta_units(delta, Round::Up).unwrap_or(0),
         }
+    }
+
+    /// The exact (ε, δ) units charged, or `None` when the amounts are not valid. Ledgers
+    /// written before exact amounts have no units: they are derived, rounding up.
+    fn units(&self) -> Option<(u64, u64)> {
+        let eps = amount::epsilon_units(self.epsilon, Round::Up)?;
+        let delta = amount::delta_units(self.delta, Round::Up)?;
+        if delta >= DELTA_UNITS {
+            return None;
+        }
+        Some((eps.max(self.epsilon_units), delta.max(self.delta_units)))
     }
 }
 
@@ -537,6 +598,57 @@ mod tests {
             ledger.charge(spend(0.1, &["e"])),
             Err(LedgerError::Damaged { line: 1, .. })
         ));
+    }
+
+    #[test]
+    fn no_spend_however_small_passes_an_exhausted_total() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(
+            dir.path(),
+            &BudgetConfig {
+                epsilon_total: 1.0,
+                delta_total: 1e-5,
+            },
+        )
+        .unwrap();
+        for _ in 0..10 {
+            ledger.charge(spend(0.1, &["e"])).unwrap();
+        }
+        for tiny in [1e-9, 1e-12, 1e-300, f64::MIN_POSITIVE] {
+            assert!(
+                matches!(
+                    ledger.charge(spend(tiny, &["e"])),
+                    Err(LedgerError::Insufficient { .. })
+                ),
+                "{tiny}"
+            );
+        }
+        let b = &ledger.status("events", &[]).unwrap().epochs[0];
+        assert_eq!((b.epsilon_spent, b.epsilon_remaining), (1.0, 0.0));
+        ledger.set_total("events", None, 0.0, None).unwrap();
+        assert!(ledger.charge(spend(1e-12, &["f"])).is_err());
+        // A spend rounds up: a billion spends of 1e-18 would each be charged 1e-9.
+        ledger.set_total("events", None, 2e-9, None).unwrap();
+        ledger.charge(spend(1e-18, &["g"])).unwrap();
+        ledger.charge(spend(1e-18, &["g"])).unwrap();
+        assert!(ledger.charge(spend(1e-18, &["g"])).is_err());
+    }
+
+    #[test]
+    fn ledgers_without_units_are_read_rounding_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(dir.path(), &BudgetConfig::default()).unwrap();
+        let mut old = spend(0.25, &["e"]);
+        (old.epsilon_units, old.delta_units) = (0, 0);
+        let json = serde_json::to_string(&Entry::Spend(old))
+            .unwrap()
+            .replace(",\"epsilon_units\":0,\"delta_units\":0", "");
+        assert!(!json.contains("units"), "{json}");
+        let line = format!("{:08x} {json}\n", crc32(json.as_bytes()));
+        fs::write(dir.path().join("ledger/ledger.jsonl"), line).unwrap();
+        let b = &ledger.status("events", &[]).unwrap().epochs[0];
+        assert_eq!(b.units.epsilon_spent, 250_000_000);
+        assert_eq!(b.epsilon_remaining, 29.75);
     }
 
     #[test]

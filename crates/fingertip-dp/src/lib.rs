@@ -16,17 +16,18 @@
 //! assert_eq!(released.scale, 1.0);
 //! ```
 
+pub mod amount;
 mod interval;
 mod ledger;
 mod mechanisms;
 
 pub use interval::{ci_half_width, ci95_half_width, discrete_laplace_tail};
 pub use ledger::{
-    BudgetConfig, BudgetStatus, EpochBudget, Ledger, LedgerError, Spend, fingerprint,
+    BudgetConfig, BudgetStatus, EpochBudget, Ledger, LedgerError, Spend, Units, fingerprint,
 };
 pub use mechanisms::{
-    DpError, Noise, Released, Selected, laplace, quantile, select_partitions, threshold_for,
-    upper_bound,
+    DpError, MIN_EPSILON, Noise, Released, Selected, laplace, quantile, select_partitions,
+    threshold_for, upper_bound,
 };
 
 #[cfg(all(feature = "test-util", not(debug_assertions)))]

@@ -21,6 +21,10 @@ pub enum Noise {
     /// Exact values, every non-empty group kept: for golden tests only.
     #[cfg(feature = "test-util")]
     NoNoise,
+    /// OpenDP noise at half the scale the privacy map needs, charged as if it were right:
+    /// a deliberately broken mechanism that the empirical privacy audit must catch.
+    #[cfg(feature = "test-util")]
+    HalfScale,
 }
 
 impl Noise {
@@ -32,6 +36,16 @@ impl Noise {
         }
         let _ = self;
         false
+    }
+
+    /// The scale noise is sampled at, for a mechanism whose privacy map needs `scale`.
+    fn sampled(self, scale: f64) -> f64 {
+        #[cfg(feature = "test-util")]
+        if self == Noise::HalfScale {
+            return scale / 2.0;
+        }
+        let _ = self;
+        scale
     }
 }
 
@@ -48,12 +62,20 @@ fn opendp_err(e: opendp::error::Error) -> DpError {
     DpError::OpenDp(e.to_string())
 }
 
+/// The smallest ε any mechanism runs at. Below it, noise scales are so large that the
+/// release says nothing, and its arithmetic would leave the range where it is exact.
+/// Queries and pipelines have their own, larger, configured minimum per release.
+pub const MIN_EPSILON: f64 = 1e-6;
+
+/// The largest ε any mechanism runs at.
+const MAX_EPSILON: f64 = 1e3;
+
 fn check_epsilon(epsilon: f64) -> Result<(), DpError> {
-    if epsilon.is_finite() && epsilon > 0.0 {
+    if (MIN_EPSILON..=MAX_EPSILON).contains(&epsilon) {
         Ok(())
     } else {
         Err(DpError::InvalidParameters(format!(
-            "ε must be a positive number, not {epsilon}"
+            "ε must be a number in [{MIN_EPSILON}, {MAX_EPSILON}], not {epsilon}"
         )))
     }
 }
@@ -86,19 +108,27 @@ pub fn laplace(
             epsilon,
         });
     }
-    let m = make_laplace::<_, _, MaxDivergence>(
-        VectorDomain::new(AtomDomain::<i64>::default()),
-        L1Distance::<i64>::default(),
-        scale,
-        None,
-    )
-    .map_err(opendp_err)?;
+    let build = |scale: f64| {
+        make_laplace::<_, _, MaxDivergence>(
+            VectorDomain::new(AtomDomain::<i64>::default()),
+            L1Distance::<i64>::default(),
+            scale,
+            None,
+        )
+        .map_err(opendp_err)
+    };
+    let m = build(scale)?;
     let charged = m.map(&l1).map_err(opendp_err)?;
     if charged > epsilon * (1.0 + 1e-9) {
         return Err(DpError::OpenDp(format!(
             "privacy map charged ε={charged} for a budget of {epsilon}"
         )));
     }
+    let m = if noise.sampled(scale) == scale {
+        m
+    } else {
+        build(noise.sampled(scale))?
+    };
     let values = m.invoke(&values.to_vec()).map_err(opendp_err)?;
     Ok(Released {
         values,
@@ -212,7 +242,7 @@ pub fn select_partitions(
             delta: del,
         });
     }
-    let m = threshold_measurement(scale, opendp_threshold(threshold))?;
+    let m = threshold_measurement(noise.sampled(scale), opendp_threshold(threshold))?;
     let input: HashMap<u64, i64> = person_counts
         .iter()
         .enumerate()
@@ -281,13 +311,13 @@ pub fn quantile(
             .unwrap_or(0);
         return Ok((nearest, scale));
     }
-    let m = build(scale)?;
-    let charged = m.map(&d_in).map_err(opendp_err)?;
+    let charged = build(scale)?.map(&d_in).map_err(opendp_err)?;
     if charged > epsilon * (1.0 + 1e-6) {
         return Err(DpError::OpenDp(format!(
             "quantile privacy map charged ε={charged} for a budget of {epsilon}"
         )));
     }
+    let m = build(noise.sampled(scale))?;
     Ok((m.invoke(&values).map_err(opendp_err)?, scale))
 }
 
@@ -339,7 +369,9 @@ pub fn upper_bound(
             .max_by_key(|(i, s)| (**s, std::cmp::Reverse(*i)))
             .map_or(0, |(i, _)| i)
     } else {
-        build(scale)?.invoke(&scores).map_err(opendp_err)?
+        build(noise.sampled(scale))?
+            .invoke(&scores)
+            .map_err(opendp_err)?
     };
     Ok(candidates[index.min(candidates.len() - 1)])
 }

@@ -123,6 +123,27 @@ impl Runner {
         Ok((rows, summary))
     }
 
+    /// Test-only: `n` independent draws of every release of a run over `req.weeks`, without
+    /// charging or writing anything (the empirical privacy audit).
+    #[cfg(feature = "test-util")]
+    pub async fn release_samples(
+        &self,
+        req: &RunRequest,
+        n: usize,
+    ) -> Result<Vec<Vec<IndexRow>>, PipelineError> {
+        let specs = spec::load(req.pipelines.as_deref())?;
+        let tz = self.time_zone()?;
+        let range = self.time_range(&req.weeks, tz)?;
+        let epochs = fingertip_query::charged_epochs(&self.data_dir, self.scheme, range);
+        let ctx = self.session(req, &epochs, range, tz).await?;
+        check_person_stages(&ctx, &specs).await?;
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            out.push(self.release_all(&ctx, &specs, req).await?);
+        }
+        Ok(out)
+    }
+
     fn time_range(&self, weeks: &[String], tz: Tz) -> Result<TimeRange, PipelineError> {
         let (Some(first), Some(last)) = (weeks.first(), weeks.last()) else {
             return Err(PipelineError::InvalidWeek("(no weeks)".into()));

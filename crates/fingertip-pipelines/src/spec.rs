@@ -7,6 +7,11 @@ use serde::{Deserialize, Serialize};
 use crate::PipelineError;
 use crate::levels::Level;
 
+/// The smallest ε of an index or people pipeline.
+pub const MIN_PIPELINE_EPSILON: f64 = 0.001;
+/// The largest ε of one pipeline.
+pub const MAX_PIPELINE_EPSILON: f64 = 100.0;
+
 /// What a pipeline releases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -121,10 +126,15 @@ impl PipelineSpec {
         if !fingertip_model::is_code(&self.name, 64) {
             return bad("`name` must be 1-64 characters of [A-Za-z0-9._-]");
         }
+        // Split over at most four levels and two quantities, every part stays well above
+        // the smallest ε a mechanism runs at (so a run never fails after it was charged).
+        let positive = self.kind != Kind::Composite;
         if !(self.epsilon.is_finite() && self.epsilon >= 0.0)
-            || (self.kind != Kind::Composite && self.epsilon <= 0.0)
+            || (positive && !(MIN_PIPELINE_EPSILON..=MAX_PIPELINE_EPSILON).contains(&self.epsilon))
         {
-            return bad("`epsilon` must be a positive number");
+            return bad(&format!(
+                "`epsilon` must be a number in [{MIN_PIPELINE_EPSILON}, {MAX_PIPELINE_EPSILON}]"
+            ));
         }
         match self.kind {
             Kind::People if self.people.is_none() => {

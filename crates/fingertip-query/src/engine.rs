@@ -32,6 +32,10 @@ pub struct QueryConfig {
     pub default_delta: f64,
     /// Groups whose noisy person count is below this are withheld.
     pub min_persons: u32,
+    /// The smallest ε one query may ask for (never below [`fingertip_dp::MIN_EPSILON`]).
+    /// Tiny spends buy answers that are pure noise; refusing them keeps every release
+    /// meaningful and its arithmetic exact.
+    pub min_epsilon_per_query: f64,
     /// The largest ε one query may ask for.
     pub max_epsilon_per_query: f64,
     /// Share of a query's ε spent on estimating the bounds it did not give.
@@ -45,6 +49,7 @@ impl Default for QueryConfig {
         Self {
             default_delta: 1e-6,
             min_persons: 10,
+            min_epsilon_per_query: 0.001,
             max_epsilon_per_query: 5.0,
             estimation_share: 0.2,
             threads: 0,
@@ -72,7 +77,7 @@ pub struct Engine {
     config: QueryConfig,
     ledger: Ledger,
     scheme: EpochScheme,
-    noise: Noise,
+    pub(crate) noise: Noise,
     /// Declared public domains of group-by columns.
     domains: BTreeMap<DomainColumn, Vec<String>>,
 }
@@ -189,6 +194,31 @@ impl Engine {
         principal: &str,
         request: &QueryRequest,
     ) -> Result<Answer, QueryError> {
+        let p = self.prepare(request).await?;
+        let bounds_json = serde_json::to_string(&request.bounds).unwrap_or_default();
+        let print = fingerprint(&[
+            &request.sql,
+            &request.epsilon.to_string(),
+            &p.delta.to_string(),
+            &bounds_json,
+        ]);
+        self.ledger.charge(Spend::new(
+            principal,
+            print,
+            "events",
+            p.epochs.clone(),
+            request.epsilon,
+            p.delta,
+            &request.sql,
+        ))?;
+        let run = p.run(self, request.epsilon);
+        let exact = run.exact(&request.bounds, &p.ranges, &p.needs).await?;
+        run.finish(exact, &p.ranges).await
+    }
+
+    /// Everything decided before charging: the accepted plan, its quantities and bounds, the
+    /// ε split and δ, the epochs to charge. Refusals come from here, so they charge nothing.
+    pub(crate) async fn prepare(&self, request: &QueryRequest) -> Result<Prepared, QueryError> {
         let delta = self.check_parameters(request)?;
         let (ctx, dims) = lake::session(&self.data_dir, self.config.threads, &self.catalog)
             .await
@@ -215,47 +245,37 @@ impl Engine {
             0.0
         };
         let epochs = crate::epochs::charged_epochs(&self.data_dir, self.scheme, analyzed.time);
-        let bounds_json = serde_json::to_string(&request.bounds).unwrap_or_default();
-        let print = fingerprint(&[
-            &request.sql,
-            &request.epsilon.to_string(),
-            &delta.to_string(),
-            &bounds_json,
-        ]);
-        self.ledger.charge(Spend::new(
-            principal,
-            print,
-            "events",
-            epochs.clone(),
-            request.epsilon,
-            delta,
-            &request.sql,
-        ))?;
-        let run = Run {
-            engine: self,
-            ctx: &ctx,
-            analyzed: &analyzed,
-            quantities: &quantities,
+        Ok(Prepared {
+            ctx,
+            analyzed,
+            quantities,
+            ranges,
+            needs,
             split,
-            epsilon: request.epsilon,
-            delta,
-            epochs: &epochs,
             public,
-        };
-        let answer = run.execute(&request.bounds, &ranges, &needs).await?;
-        Ok(answer)
+            delta,
+            epochs,
+        })
     }
 
     fn check_parameters(&self, r: &QueryRequest) -> Result<f64, Refusal> {
-        if !(r.epsilon.is_finite()
-            && r.epsilon > 0.0
-            && r.epsilon <= self.config.max_epsilon_per_query)
-        {
+        if !(r.epsilon.is_finite() && r.epsilon > 0.0) {
             return Err(Refusal::new(
                 code::INVALID_PRIVACY_PARAMETERS,
+                "ε must be a positive number",
+            ));
+        }
+        let min = self
+            .config
+            .min_epsilon_per_query
+            .max(fingertip_dp::MIN_EPSILON);
+        let max = self.config.max_epsilon_per_query;
+        if !(min..=max).contains(&r.epsilon) {
+            return Err(Refusal::new(
+                code::EPSILON_OUT_OF_RANGE,
                 format!(
-                    "ε must be a number in (0, {}]",
-                    self.config.max_epsilon_per_query
+                    "ε={} is outside this deployment's range [{min}, {max}] per query",
+                    r.epsilon
                 ),
             ));
         }
@@ -284,6 +304,42 @@ impl Engine {
     }
 }
 
+/// A query accepted and planned, not yet charged.
+pub(crate) struct Prepared {
+    pub ctx: SessionContext,
+    pub analyzed: Analyzed,
+    pub quantities: Quantities,
+    pub ranges: Vec<Option<(f64, f64)>>,
+    pub needs: estimate::Needs,
+    pub split: Split,
+    pub public: Option<Vec<Vec<String>>>,
+    pub delta: f64,
+    pub epochs: Vec<String>,
+}
+
+impl Prepared {
+    pub fn run<'a>(&'a self, engine: &'a Engine, epsilon: f64) -> Run<'a> {
+        Run {
+            engine,
+            ctx: &self.ctx,
+            analyzed: &self.analyzed,
+            quantities: &self.quantities,
+            split: self.split,
+            epsilon,
+            delta: self.delta,
+            epochs: &self.epochs,
+            public: self.public.clone(),
+        }
+    }
+}
+
+/// The exact release-stage values of a charged query, with the bounds they were taken under.
+pub(crate) struct ExactRelease {
+    pub exact: release::Exact,
+    pub params: release::NoiseParams,
+    pub resolved: estimate::Resolved,
+}
+
 /// One query being executed (after it was charged).
 pub(crate) struct Run<'a> {
     pub engine: &'a Engine,
@@ -298,12 +354,14 @@ pub(crate) struct Run<'a> {
 }
 
 impl Run<'_> {
-    async fn execute(
+    /// The person stage, bounds resolution and the release stage: exact per-group values,
+    /// and how they are to be noised.
+    pub async fn exact(
         &self,
         req: &BoundsRequest,
         ranges: &[Option<(f64, f64)>],
         needs: &estimate::Needs,
-    ) -> Result<Answer, QueryError> {
+    ) -> Result<ExactRelease, QueryError> {
         let a = &self.analyzed.aggregate;
         let person =
             stages::person_stage(&a.input, &a.group_expr, &self.quantities.list, self.epochs)
@@ -343,7 +401,21 @@ impl Run<'_> {
             min_persons: self.engine.config.min_persons,
             public: self.public.is_some(),
         };
-        let noisy = release::apply(&exact, &self.quantities.list, &params)?;
+        Ok(ExactRelease {
+            exact,
+            params,
+            resolved,
+        })
+    }
+
+    /// Noise, post-processing and the answer.
+    pub async fn finish(
+        &self,
+        e: ExactRelease,
+        ranges: &[Option<(f64, f64)>],
+    ) -> Result<Answer, QueryError> {
+        let a = &self.analyzed.aggregate;
+        let noisy = release::apply(&e.exact, &self.quantities.list, &e.params)?;
         let released = output::released_rows(&noisy, self.analyzed, self.quantities, ranges);
         let out = post::run(self.ctx, &self.analyzed.plan, a, &released.rows)
             .await
@@ -357,7 +429,12 @@ impl Run<'_> {
             .filter(|b| self.epochs.contains(&b.epoch))
             .collect();
         Ok(output::answer(
-            self, &out, &noisy, &released, &resolved, budget,
+            self,
+            &out,
+            &noisy,
+            &released,
+            &e.resolved,
+            budget,
         ))
     }
 

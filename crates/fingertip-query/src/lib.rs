@@ -10,6 +10,8 @@
 //! ingest path.
 
 mod answer;
+#[cfg(feature = "test-util")]
+mod audit;
 mod bounds;
 mod engine;
 mod epochs;
@@ -24,6 +26,8 @@ mod release;
 pub mod stages;
 
 pub use answer::{Answer, ColumnMeta};
+#[cfg(feature = "test-util")]
+pub use audit::DrawnGroup;
 pub use bounds::{BoundsRequest, ResolvedBounds};
 pub use engine::{Engine, QueryConfig, QueryRequest};
 pub use epochs::{charged_epochs, known_epochs};

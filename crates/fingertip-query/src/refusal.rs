@@ -44,6 +44,7 @@ codes! {
     MISSING_BOUNDS = "missing_bounds";
     INVALID_BOUNDS = "invalid_bounds";
     INVALID_PRIVACY_PARAMETERS = "invalid_privacy_parameters";
+    EPSILON_OUT_OF_RANGE = "epsilon_out_of_range";
     UNSUPPORTED_FUNCTION = "unsupported_function";
     RESERVED_NAME = "reserved_name";
     INTERNAL_ERROR = "internal_error";

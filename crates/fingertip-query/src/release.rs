@@ -288,7 +288,7 @@ const QUANTILE_RATIO: f64 = 1.03;
 /// then a geometric grid (3% apart) from `(hi − lo) / 2048` above it, so small and large
 /// values get the same relative precision; otherwise 257 evenly spaced values.
 pub(crate) fn quantile_grid(lo: f64, hi: f64) -> Vec<f64> {
-    if !(hi > lo) {
+    if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
         return vec![lo];
     }
     if lo < 0.0 {

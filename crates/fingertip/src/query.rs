@@ -165,8 +165,8 @@ pub fn budget(args: BudgetArgs) -> Result<i32> {
                     "{:<8} {:>10} {:>10} {:>10} {:>10.2e} {:>7}  {}",
                     e.epoch,
                     e.epsilon_total,
-                    round(e.epsilon_spent),
-                    round(e.epsilon_remaining),
+                    e.epsilon_spent,
+                    e.epsilon_remaining,
                     e.delta_spent,
                     e.spends,
                     who.join(" ")
@@ -175,8 +175,4 @@ pub fn budget(args: BudgetArgs) -> Result<i32> {
         }
     }
     Ok(0)
-}
-
-fn round(x: f64) -> f64 {
-    (x * 1e6).round() / 1e6
 }
