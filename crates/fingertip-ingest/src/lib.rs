@@ -11,9 +11,11 @@
 //! or OpenDP.
 
 mod body;
+mod budget;
 mod ingestor;
 mod metrics;
 
 pub use body::{BodyError, BodyFormat, Encoding, decode_body, parse_events};
+pub use budget::{Charge, MemoryBudget, Overloaded};
 pub use ingestor::{IngestError, IngestOutcome, Ingestor, Prepared, Rejected, event_ref};
 pub use metrics::IngestMetrics;
