@@ -12,6 +12,8 @@
 
 mod body;
 mod budget;
+#[cfg(test)]
+mod fuzz_tests;
 mod ingestor;
 mod metrics;
 

@@ -16,6 +16,8 @@ mod error;
 mod events;
 mod http;
 mod metrics;
+#[cfg(test)]
+mod fuzz_tests;
 mod ratelimit;
 pub mod tokens;
 

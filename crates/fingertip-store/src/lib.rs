@@ -18,6 +18,8 @@ pub mod dedup;
 pub mod lake;
 pub mod lock;
 pub mod record;
+#[cfg(test)]
+mod fuzz_tests;
 mod stats;
 mod wal;
 
