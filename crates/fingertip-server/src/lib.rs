@@ -14,10 +14,10 @@ mod api;
 mod config;
 mod error;
 mod events;
-mod http;
-mod metrics;
 #[cfg(test)]
 mod fuzz_tests;
+mod http;
+mod metrics;
 mod ratelimit;
 pub mod tokens;
 

@@ -15,11 +15,11 @@
 
 pub mod compact;
 pub mod dedup;
+#[cfg(test)]
+mod fuzz_tests;
 pub mod lake;
 pub mod lock;
 pub mod record;
-#[cfg(test)]
-mod fuzz_tests;
 mod stats;
 mod wal;
 

@@ -121,7 +121,7 @@ impl RecordBuilder {
 /// Writes `s`, cut to at most 255 bytes at a character boundary (the model limits every
 /// stored string to 64 characters; cutting inside a character would make the record undecodable).
 fn put_str(buf: &mut Vec<u8>, s: &str) {
-    let bytes = s[..s.floor_char_boundary(255)].as_bytes();
+    let bytes = &s.as_bytes()[..s.floor_char_boundary(255)];
     buf.push(bytes.len() as u8);
     buf.extend_from_slice(bytes);
 }

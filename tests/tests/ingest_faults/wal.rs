@@ -75,13 +75,16 @@ fn sealed_segment_damage_is_quarantined(damage: Damage) {
         "{damage:?}: acknowledged data was called a torn tail: {}",
         server.run_log()
     );
-    let errors = server
-        .run_log()
-        .lines()
-        .filter(|l| l.contains("\"level\":\"ERROR\"") && l.contains("corrupt"))
-        .count();
+    // The log line follows the counter: wait for it rather than race it.
+    let errors = || {
+        server
+            .run_log()
+            .lines()
+            .filter(|l| l.contains("\"level\":\"ERROR\"") && l.contains("corrupt"))
+            .count()
+    };
     assert!(
-        errors >= 2,
+        wait_until(Duration::from_secs(10), || errors() >= 2),
         "{damage:?}: expected errors at start and at quarantine"
     );
     let ready = http::get(server.addr, "/readyz", None).json();
