@@ -1,6 +1,7 @@
 //! Helpers shared by the end-to-end tests: fixture lakes written straight to Parquet, the
 //! real `fingertip` binary as a child process, and a small HTTP client over real sockets.
 
+pub mod acks;
 pub mod browser;
 pub mod events;
 pub mod fixtures;

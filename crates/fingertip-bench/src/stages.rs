@@ -104,7 +104,7 @@ impl Drop for Fixture {
 pub fn parse(bodies: &[Vec<u8>]) -> Vec<Vec<IncomingEvent<'_>>> {
     bodies
         .iter()
-        .map(|b| parse_events(b, BodyFormat::Json).unwrap_or_default())
+        .map(|b| parse_events(b, BodyFormat::Json, usize::MAX).unwrap_or_default())
         .collect()
 }
 

@@ -11,9 +11,13 @@
 //! or OpenDP.
 
 mod body;
+mod budget;
+#[cfg(test)]
+mod fuzz_tests;
 mod ingestor;
 mod metrics;
 
 pub use body::{BodyError, BodyFormat, Encoding, decode_body, parse_events};
+pub use budget::{Charge, MemoryBudget, Overloaded};
 pub use ingestor::{IngestError, IngestOutcome, Ingestor, Prepared, Rejected, event_ref};
 pub use metrics::IngestMetrics;

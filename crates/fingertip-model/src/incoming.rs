@@ -30,6 +30,10 @@ pub struct IncomingEvent<'a> {
     pub problem: Option<(RejectReason, &'static str)>,
 }
 
+/// The most list items (`data_elements`) one event keeps while it is read; a longer list is
+/// cut to this many + 1 and rejected by the validator (`max_data_elements` may not exceed it).
+pub const MAX_LIST_ITEMS: usize = 128;
+
 /// Any JSON value, keeping only what event fields can use.
 enum Loose<'a> {
     Str(Text<'a>),
@@ -194,14 +198,21 @@ impl<'de> Visitor<'de> for LooseVisitor {
     fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
         Ok(Loose::Null)
     }
+    /// Keeps at most [`MAX_LIST_ITEMS`] + 1 items (enough for the validator to see that a list
+    /// is too long) and skips the rest unread into memory, so a body of millions of tiny items
+    /// costs no more than a short list.
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(4).min(64));
-        while let Some(item) = seq.next_element::<Loose<'de>>()? {
+        while items.len() <= MAX_LIST_ITEMS {
+            let Some(item) = seq.next_element::<Loose<'de>>()? else {
+                return Ok(Loose::List(items));
+            };
             items.push(match item {
                 Loose::Str(s) => Some(s),
                 _ => None,
             });
         }
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
         Ok(Loose::List(items))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
@@ -249,6 +260,13 @@ mod tests {
         );
         let e = parse(r#"{"data_elements":["a",1]}"#);
         assert_eq!(e.data_elements.unwrap()[1], None);
+    }
+
+    #[test]
+    fn long_lists_are_cut_while_reading() {
+        let body = format!(r#"{{"data_elements":[{}"x"]}}"#, "1,".repeat(100_000));
+        let e = parse(&body);
+        assert_eq!(e.data_elements.unwrap().len(), MAX_LIST_ITEMS + 1);
     }
 
     #[test]

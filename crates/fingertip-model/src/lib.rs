@@ -22,7 +22,7 @@ mod time;
 mod validate;
 
 pub use catalog::{BurdenCategory, Catalog, CatalogError, EventTypeSpec};
-pub use incoming::{IncomingEvent, Text};
+pub use incoming::{IncomingEvent, MAX_LIST_ITEMS, Text};
 pub use org_units::{OrgUnitPolicy, is_code};
 pub use reject::RejectReason;
 pub use schema::{column, event_schema, person_type};

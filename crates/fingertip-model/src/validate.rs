@@ -55,7 +55,8 @@ pub struct ValidationConfig {
     pub max_past_age_s: i64,
     /// `started_at` is rounded down to a multiple of this many seconds before storage.
     pub timestamp_granularity_s: i64,
-    /// The most `data_elements` one event may list.
+    /// The most `data_elements` one event may list (at most
+    /// [`crate::MAX_LIST_ITEMS`]: longer lists are cut while the body is read).
     pub max_data_elements: usize,
 }
 
@@ -170,7 +171,7 @@ impl Validator {
         elements: Option<&'e [Option<crate::Text<'_>>]>,
     ) -> Result<Vec<&'e str>, Rejection> {
         let elements = elements.unwrap_or_default();
-        if elements.len() > self.config.max_data_elements {
+        if elements.len() > self.config.max_data_elements.min(crate::MAX_LIST_ITEMS) {
             return Err((RejectReason::TooManyDataElements, "data_elements"));
         }
         elements

@@ -23,6 +23,10 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Requests being processed at once; further requests wait (backpressure).
     pub max_in_flight_requests: usize,
+    /// Bytes that request bodies may hold at once, across all requests: each `POST
+    /// /v1/events` charges its body as sent, its decompressed body and as much again for its
+    /// parsed events. A request that would pass it is refused with `429 overloaded`.
+    pub max_in_flight_body_bytes: usize,
     /// Sustained events per second per app (0 = unlimited), with bursts up to
     /// `rate_limit_burst_events`. Over the limit: 429 with `Retry-After`.
     pub rate_limit_events_per_s: u64,
@@ -42,6 +46,7 @@ impl Default for ServerConfig {
             body_read_timeout_ms: 30_000,
             max_connections: 4096,
             max_in_flight_requests: 512,
+            max_in_flight_body_bytes: 192 << 20,
             rate_limit_events_per_s: 2_000_000,
             rate_limit_burst_events: 4_000_000,
             shutdown_drain_timeout_ms: 30_000,

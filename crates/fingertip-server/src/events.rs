@@ -7,16 +7,20 @@ use serde_json::json;
 use std::sync::atomic::Ordering::Relaxed;
 
 use bytes::Bytes;
-use fingertip_ingest::{BodyError, BodyFormat, Encoding, IngestError, decode_body, parse_events};
+use fingertip_ingest::{
+    BodyError, BodyFormat, Charge, Encoding, IngestError, Prepared, decode_body, parse_events,
+};
 use http_body_util::Full;
+use std::sync::Arc;
 
 use crate::error::json_response;
+use crate::http::overloaded;
 use crate::tokens::Role;
 use crate::{ApiError, Server};
 
 impl Server {
     pub(crate) async fn post_events(
-        &self,
+        self: Arc<Self>,
         req: Request<Incoming>,
     ) -> Result<Response<Full<Bytes>>, ApiError> {
         let principal = self.authenticate(&req, Role::App)?;
@@ -26,35 +30,54 @@ impl Server {
         let format = body_format(&req)?;
         let encoding = content_encoding(&req)?;
         let _slot = self.acquire_slot().await?;
-        let raw = self.read_body(req, self.config.max_body_bytes).await?;
-        let body =
-            decode_body(raw, encoding, self.config.max_decoded_body_bytes).map_err(body_error)?;
-        self.metrics
-            .bytes_decoded
-            .fetch_add(body.len() as u64, Relaxed);
-        let now_ms = chrono::Utc::now().timestamp_millis();
-        let prepared = {
-            let events = parse_events(&body, format).map_err(body_error)?;
-            if events.len() > self.config.max_events_per_batch {
-                return Err(ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "too_many_events",
-                    format!(
-                        "a batch may hold at most {} events; this one holds {}",
-                        self.config.max_events_per_batch,
-                        events.len()
-                    ),
-                ));
-            }
-            self.take_rate(&app_id, events.len());
-            self.ingestor.prepare(&app_id, &events, now_ms)
-        };
+        let mut charge = self.budget.charge(0).map_err(overloaded)?;
+        let raw = self
+            .read_body(req, self.config.max_body_bytes, Some(&mut charge))
+            .await?;
+        // Decompression, parsing, validation and HMACs are CPU work: off the async workers, so
+        // that a large body never stalls other connections (or `/healthz`).
+        let server = self.clone();
+        let prepared = tokio::task::spawn_blocking(move || {
+            server
+                .decode_and_prepare(&app_id, raw, encoding, format, &mut charge)
+                .map(|p| (p, charge))
+        })
+        .await
+        .map_err(|_| {
+            ApiError::unavailable("internal_error", "the request could not be processed")
+        })?;
+        let (prepared, _charge) = prepared?;
         let outcome = match prepared {
             Ok(prepared) => self.ingestor.commit(prepared).await,
             Err(e) => Err(e),
         };
         let outcome = outcome.map_err(ingest_error)?;
         Ok(json_response(StatusCode::ACCEPTED, &json!(outcome)))
+    }
+
+    /// Decodes the body under the limits and the memory budget, then validates and
+    /// pseudonymizes its events. Blocking.
+    fn decode_and_prepare(
+        &self,
+        app_id: &str,
+        raw: Bytes,
+        encoding: Encoding,
+        format: BodyFormat,
+        charge: &mut Charge,
+    ) -> Result<Result<Prepared, IngestError>, ApiError> {
+        let body = decode_body(raw, encoding, self.config.max_decoded_body_bytes, charge)
+            .map_err(body_error)?;
+        self.metrics
+            .bytes_decoded
+            .fetch_add(body.len() as u64, Relaxed);
+        // The parsed events hold at most about as much again as the decoded body.
+        charge.grow(body.len()).map_err(|e| body_error(e.into()))?;
+        let events =
+            parse_events(&body, format, self.config.max_events_per_batch).map_err(body_error)?;
+        self.take_rate(app_id, events.len());
+        Ok(self
+            .ingestor
+            .prepare(app_id, &events, fingertip_store::now_ms()))
     }
 }
 
@@ -83,12 +106,14 @@ fn body_format(req: &Request<Incoming>) -> Result<BodyFormat, ApiError> {
     }
 }
 
+/// The one `Content-Encoding` of the body. Stacked codings (`gzip, zstd`, or the header
+/// twice) and unknown ones are refused with 415.
 fn content_encoding(req: &Request<Incoming>) -> Result<Encoding, ApiError> {
-    let value = req
-        .headers()
-        .get(header::CONTENT_ENCODING)
-        .map(|v| v.to_str().unwrap_or("?"));
-    Encoding::parse(value).ok_or_else(|| {
+    let mut values = req.headers().get_all(header::CONTENT_ENCODING).iter();
+    let value = values.next().map(|v| v.to_str().unwrap_or("?"));
+    let stacked = values.next().is_some();
+    let encoding = Encoding::parse(value).filter(|_| !stacked);
+    encoding.ok_or_else(|| {
         ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_encoding",
@@ -106,6 +131,10 @@ fn body_error(e: BodyError) -> ApiError {
         BodyError::BadEncoding(_) => ApiError::bad_request("bad_encoding", message),
         BodyError::MalformedJson => ApiError::bad_request("malformed_json", message),
         BodyError::NotUtf8 => ApiError::bad_request("invalid_utf8", message),
+        BodyError::TooManyEvents { .. } => {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_many_events", message)
+        }
+        BodyError::Overloaded(e) => overloaded(e),
     }
 }
 
@@ -117,6 +146,11 @@ fn ingest_error(e: IngestError) -> ApiError {
             "no event in the batch is valid; see `rejected` for each event's reason",
         )
         .with_detail("rejected", json!(rejected)),
+        IngestError::Store(fingertip_store::StoreError::Encoding) => ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "the events could not be encoded for storage; nothing was stored",
+        ),
         IngestError::Store(_) => ApiError::unavailable(
             "wal_unavailable",
             "the events could not be made durable; nothing was stored, retry later",

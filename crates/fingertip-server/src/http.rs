@@ -26,7 +26,7 @@ use tokio::sync::Semaphore;
 use crate::error::json_response;
 use crate::tokens::{Principal, Role, TokenStore};
 use crate::{AnalysisApi, ApiError, RateLimiter, ServerConfig, ServerMetrics};
-use fingertip_ingest::Ingestor;
+use fingertip_ingest::{Charge, Ingestor, MemoryBudget};
 
 type Reply = Response<Full<Bytes>>;
 
@@ -37,6 +37,7 @@ pub struct Server {
     pub(crate) ingestor: Ingestor,
     pub(crate) metrics: ServerMetrics,
     limiter: RateLimiter,
+    pub(crate) budget: Arc<MemoryBudget>,
     analysis: Option<Arc<dyn AnalysisApi>>,
     in_flight: Semaphore,
     draining: AtomicBool,
@@ -63,6 +64,7 @@ impl Server {
                 config.rate_limit_burst_events,
             ),
             in_flight: Semaphore::new(config.max_in_flight_requests.max(1)),
+            budget: MemoryBudget::new(config.max_in_flight_body_bytes),
             config,
             tokens,
             ingestor,
@@ -129,6 +131,7 @@ impl Server {
     async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Result<Reply, Infallible> {
         let started = Instant::now();
         let mut response = self
+            .clone()
             .route(req)
             .await
             .unwrap_or_else(ApiError::into_response);
@@ -147,7 +150,7 @@ impl Server {
         Ok(response)
     }
 
-    async fn route(&self, req: Request<Incoming>) -> Result<Reply, ApiError> {
+    async fn route(self: Arc<Self>, req: Request<Incoming>) -> Result<Reply, ApiError> {
         let path = req.uri().path().to_string();
         match (req.method(), path.as_str()) {
             (&Method::GET, "/healthz") => {
@@ -155,7 +158,7 @@ impl Server {
             }
             (&Method::GET, "/readyz") => Ok(self.readyz().await),
             (&Method::GET, "/metrics") => Ok(self.metrics_text()),
-            (&Method::POST, "/v1/events") => self.post_events(req).await,
+            (&Method::POST, "/v1/events") => self.clone().post_events(req).await,
             (&Method::POST, "/v1/query") => self.post_query(req).await,
             (&Method::GET, "/v1/indices") => self.get_indices(req).await,
             (
@@ -176,9 +179,11 @@ impl Server {
 
     async fn readyz(&self) -> Reply {
         let store = self.ingestor.store().clone();
-        let writable = tokio::task::spawn_blocking(move || store.probe_writable())
-            .await
-            .unwrap_or(false);
+        let (writable, quarantined) = tokio::task::spawn_blocking(move || {
+            (store.probe_writable(), store.quarantined_files())
+        })
+        .await
+        .unwrap_or((false, 0));
         let (status, reason) = match (self.draining.load(Relaxed), writable) {
             (true, _) => (StatusCode::SERVICE_UNAVAILABLE, "shutting down"),
             (false, false) => (
@@ -192,13 +197,27 @@ impl Server {
         } else {
             "not_ready"
         };
-        json_response(status, &json!({"status": state, "reason": reason}))
+        let mut body = json!({"status": state, "reason": reason, "quarantined_files": quarantined});
+        if quarantined > 0 {
+            body["warning"] = json!(
+                "wal/quarantine holds damaged WAL segments or stray files: acknowledged data may need an operator; see the error log"
+            );
+        }
+        json_response(status, &body)
     }
 
     fn metrics_text(&self) -> Reply {
-        let text = self
+        let mut text = self
             .metrics
             .render(self.ingestor.metrics(), self.ingestor.store().stats());
+        text.push_str(&format!(
+            "# HELP fingertip_in_flight_body_bytes Request body memory charged to the budget now.\n\
+             # TYPE fingertip_in_flight_body_bytes gauge\nfingertip_in_flight_body_bytes {}\n\
+             # HELP fingertip_in_flight_body_bytes_limit max_in_flight_body_bytes.\n\
+             # TYPE fingertip_in_flight_body_bytes_limit gauge\nfingertip_in_flight_body_bytes_limit {}\n",
+            self.budget.used(),
+            self.budget.limit()
+        ));
         let mut response = Response::new(Full::new(Bytes::from(text)));
         response.headers_mut().insert(
             header::CONTENT_TYPE,
@@ -217,11 +236,7 @@ impl Server {
             .headers()
             .get(header::AUTHORIZATION)
             .ok_or_else(|| unauthorized("missing_token", "send Authorization: Bearer <token>"))?;
-        let token = value
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
+        let token = value.to_str().ok().and_then(bearer_token);
         let token = token.ok_or_else(|| {
             unauthorized(
                 "missing_token",
@@ -280,11 +295,13 @@ impl Server {
     }
 
     /// Reads the whole body, refusing more than `limit` bytes (checked from `Content-Length`
-    /// first, then frame by frame) and bodies slower than the body timeout.
+    /// first, then frame by frame) and bodies slower than the body timeout. With a `charge`,
+    /// the memory the body takes is charged to the server's budget as it arrives.
     pub(crate) async fn read_body(
         &self,
         req: Request<Incoming>,
         limit: usize,
+        mut charge: Option<&mut Charge>,
     ) -> Result<Bytes, ApiError> {
         let too_large = || {
             ApiError::new(
@@ -301,9 +318,13 @@ impl Server {
         if declared.is_some_and(|n| n > limit as u64) {
             return Err(too_large());
         }
+        let capacity = declared.unwrap_or(0).min(limit as u64) as usize;
+        if let Some(c) = charge.as_deref_mut() {
+            c.grow_to(capacity).map_err(overloaded)?;
+        }
         let mut body = req.into_body();
         let read = async {
-            let mut buf = BytesMut::with_capacity(declared.unwrap_or(0).min(limit as u64) as usize);
+            let mut buf = BytesMut::with_capacity(capacity);
             while let Some(frame) = body.frame().await {
                 let frame = frame.map_err(|_| {
                     ApiError::bad_request("body_read_failed", "the request body could not be read")
@@ -311,6 +332,9 @@ impl Server {
                 if let Ok(data) = frame.into_data() {
                     if buf.len() + data.len() > limit {
                         return Err(too_large());
+                    }
+                    if let Some(c) = charge.as_deref_mut() {
+                        c.grow_to(buf.len() + data.len()).map_err(overloaded)?;
                     }
                     buf.extend_from_slice(&data);
                 }
@@ -338,7 +362,7 @@ impl Server {
         let principal = self.authenticate(&req, Role::Researcher)?;
         let analysis = self.analysis()?;
         let _slot = self.acquire_slot().await?;
-        let body = self.read_body(req, 1 << 20).await?;
+        let body = self.read_body(req, 1 << 20, None).await?;
         let request = serde_json::from_slice(&body).map_err(|_| {
             ApiError::bad_request(
                 "malformed_json",
@@ -371,6 +395,21 @@ impl Server {
     }
 }
 
+/// `429 overloaded`: the in-flight memory budget is spent.
+pub(crate) fn overloaded(e: fingertip_ingest::Overloaded) -> ApiError {
+    let mut error = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "overloaded", e.to_string());
+    error.retry_after_s = Some(1);
+    error
+}
+
+/// The token of an `Authorization` value: the scheme `Bearer` in any case (RFC 9110 §11.1),
+/// then the token.
+pub(crate) fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
 /// Decodes `%XX` escapes and `+` in a query-string component.
 fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
@@ -400,6 +439,16 @@ fn percent_decode(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for v in ["Bearer t1", "bearer t1", "BEARER  t1 ", " Bearer t1"] {
+            assert_eq!(super::bearer_token(v), Some("t1"), "{v:?}");
+        }
+        for v in ["Basic t1", "Bearer", "Bearer ", "Bearert1"] {
+            assert_eq!(super::bearer_token(v), None, "{v:?}");
+        }
+    }
+
     #[test]
     fn percent_decoding() {
         assert_eq!(super::percent_decode("2026-W45"), "2026-W45");

@@ -14,6 +14,8 @@ mod api;
 mod config;
 mod error;
 mod events;
+#[cfg(test)]
+mod fuzz_tests;
 mod http;
 mod metrics;
 mod ratelimit;

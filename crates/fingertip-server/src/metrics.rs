@@ -192,6 +192,18 @@ fn render_store(out: &mut String, s: &StoreStats) {
         "Bytes of never-acknowledged torn WAL tails dropped.",
         &s.torn_tail_bytes_dropped,
     );
+    counter(
+        out,
+        "fingertip_wal_stray_files_total",
+        "Files that sat at the next WAL segment's name, moved to wal/quarantine.",
+        &s.stray_segments_moved,
+    );
+    counter(
+        out,
+        "fingertip_dedup_damaged_records_total",
+        "Damaged or torn dedup day-file records found at start (skipped; later keys kept).",
+        &s.dedup_damaged_records,
+    );
 }
 
 fn header(out: &mut String, name: &str, kind: &str, help: &str) {

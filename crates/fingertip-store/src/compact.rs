@@ -13,10 +13,10 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use sha2::{Digest, Sha256};
 
-use crate::dedup::{DedupIndex, day_of, dedup_key};
+use crate::dedup::{DedupIndex, dedup_key};
 use crate::lake::{self, date_of, partition_dir};
 use crate::record::{self, StoredBatch, StoredEvent};
-use crate::wal::segment::{self, ALL_VALID};
+use crate::wal::segment::{self, ALL_VALID, Tail};
 use crate::{StoreConfig, StoreError, StoreStats, sync_dir};
 
 /// What reading one segment back produced: its batches, decoded in full ([`StoredBatch`]) or
@@ -24,6 +24,8 @@ use crate::{StoreConfig, StoreError, StoreStats, sync_dir};
 #[derive(Debug)]
 pub struct SegmentContents<B = StoredBatch> {
     pub batches: Vec<B>,
+    /// Where the valid records end.
+    pub valid_end: usize,
     pub torn_tail_bytes: usize,
     /// Damaged ranges inside acknowledged data (or records that would not decode).
     pub corrupt_ranges: usize,
@@ -32,15 +34,16 @@ pub struct SegmentContents<B = StoredBatch> {
     pub nonce: u64,
 }
 
-/// How many bytes of segment `id` are valid, from the header of segment `id + 1`.
-pub fn valid_len(wal_dir: &Path, id: u64) -> u64 {
+/// How many bytes of segment `id` are valid, from the header of its successor `id + 1`;
+/// `None` when there is no successor (then `id` is the newest segment and may be torn).
+pub fn valid_len(wal_dir: &Path, id: u64) -> Option<u64> {
     let next = segment::segment_path(wal_dir, id + 1);
     let mut header = [0u8; segment::HEADER_LEN];
     let read =
         fs::File::open(next).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut header));
     match read.ok().and_then(|_| segment::decode_header(&header)) {
-        Some(next) if next.id == id + 1 => next.prev_valid_len,
-        _ => ALL_VALID,
+        Some(next) if next.id == id + 1 => Some(next.prev_valid_len),
+        _ => None,
     }
 }
 
@@ -58,12 +61,16 @@ pub fn read_segment_with<B>(
 ) -> Result<SegmentContents<B>, StoreError> {
     let path = segment::segment_path(wal_dir, id);
     let bytes = fs::read(&path).map_err(StoreError::io(&path))?;
-    let scan = segment::scan(&bytes, valid_len(wal_dir, id));
+    let scan = match valid_len(wal_dir, id) {
+        Some(len) => segment::scan(&bytes, len, Tail::Sealed),
+        None => segment::scan(&bytes, ALL_VALID, Tail::MayBeTorn),
+    };
     let mut out = SegmentContents {
         torn_tail_bytes: scan.torn_tail_bytes,
         corrupt_ranges: scan.corrupt.len(),
         headerless: scan.headerless,
         nonce: scan.nonce,
+        valid_end: scan.valid_end(),
         batches: Vec::with_capacity(scan.records.len()),
     };
     for range in scan.records {
@@ -169,15 +176,14 @@ fn part_uuid(segment: u64, nonce: u64, date: &str, app_id: &str) -> uuid::Uuid {
     uuid::Uuid::new_v8(bytes)
 }
 
+/// Files the segment's keys under the dedup index's (logical) today: a key is kept for at
+/// least the window from its compaction, which is never earlier than its receipt.
 fn persist_dedup_keys(dedup: &DedupIndex, batches: &[StoredBatch]) -> std::io::Result<()> {
-    let mut by_day: BTreeMap<i64, Vec<u64>> = BTreeMap::new();
-    for b in batches {
-        let keys = by_day.entry(day_of(b.received_at_ms)).or_default();
-        keys.extend(b.events.iter().map(|e| dedup_key(&b.app_id, e.event_id)));
-    }
-    by_day
-        .into_iter()
-        .try_for_each(|(day, keys)| dedup.persist(day, &keys))
+    let keys: Vec<u64> = batches
+        .iter()
+        .flat_map(|b| b.events.iter().map(|e| dedup_key(&b.app_id, e.event_id)))
+        .collect();
+    dedup.persist(dedup.today(), &keys)
 }
 
 fn retire_segment(
@@ -204,16 +210,6 @@ fn retire_segment(
         );
     } else {
         fs::remove_file(&path).map_err(StoreError::io(&path))?;
-    }
-    if contents.torn_tail_bytes > 0 {
-        stats
-            .torn_tail_bytes_dropped
-            .fetch_add(contents.torn_tail_bytes as u64, Relaxed);
-        tracing::warn!(
-            segment = id,
-            bytes = contents.torn_tail_bytes,
-            "Dropped a torn WAL tail (a write that was never acknowledged)."
-        );
     }
     sync_dir(wal_dir).map_err(StoreError::io(wal_dir))?;
     let _ = stats

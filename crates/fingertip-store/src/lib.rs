@@ -15,7 +15,10 @@
 
 pub mod compact;
 pub mod dedup;
+#[cfg(test)]
+mod fuzz_tests;
 pub mod lake;
+pub mod lock;
 pub mod record;
 mod stats;
 mod wal;
@@ -32,6 +35,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
 pub use dedup::{DedupIndex, dedup_key};
+pub use lock::{DataDirLock, LockError};
 pub use record::{EventRef, RecordBuilder, StoredBatch, StoredEvent};
 pub use stats::{Histogram, LATENCY_BOUNDS_S, StoreStats};
 pub use wal::segment::{list_segments, segment_path};
@@ -84,6 +88,10 @@ pub enum StoreError {
     Io { path: PathBuf, message: String },
     #[error("Parquet encoding failed: {0}")]
     Parquet(String),
+    #[error("{0}")]
+    Locked(String),
+    #[error("a WAL record could not be re-encoded; nothing of the request was stored")]
+    Encoding,
 }
 
 impl StoreError {
@@ -107,6 +115,7 @@ pub struct RecoveryReport {
 
 /// The open store of one data directory.
 pub struct Store {
+    _lock: DataDirLock,
     data_dir: PathBuf,
     config: StoreConfig,
     tx: mpsc::Sender<Command>,
@@ -124,8 +133,20 @@ impl std::fmt::Debug for Store {
     }
 }
 
-pub(crate) fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
+/// Wall-clock now in ms: the server's `received_at`, request validation and key epochs.
+///
+/// `FINGERTIP_TEST_CLOCK_OFFSET_S` (test-only, for the fault-injection tests: a server whose
+/// clock is stepped) shifts it by that many seconds. Dedup history never follows this clock
+/// (see [`dedup`]).
+pub fn now_ms() -> i64 {
+    static OFFSET_MS: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    let offset = *OFFSET_MS.get_or_init(|| {
+        std::env::var("FINGERTIP_TEST_CLOCK_OFFSET_S")
+            .ok()
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .map_or(0, |s| s.saturating_mul(1000))
+    });
+    chrono::Utc::now().timestamp_millis().saturating_add(offset)
 }
 
 /// Makes a directory's entries durable.
@@ -134,10 +155,21 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
 }
 
 impl Store {
-    /// Opens the store, reading back every WAL segment a previous run left (their events'
-    /// dedup keys are remembered; the compactor turns them into Parquet), and starts the WAL
-    /// writer on a fresh segment.
+    /// Takes the data directory's single-writer lock (refused while another process holds
+    /// it), then opens the store as [`Store::open_locked`] does.
     pub fn open(
+        data_dir: &Path,
+        config: StoreConfig,
+    ) -> Result<(Self, RecoveryReport), StoreError> {
+        let lock = DataDirLock::acquire(data_dir).map_err(|e| StoreError::Locked(e.to_string()))?;
+        Self::open_locked(lock, data_dir, config)
+    }
+
+    /// Opens the store under a lock the caller took first: reads back every WAL segment a
+    /// previous run left (their events' dedup keys are remembered; the compactor turns them
+    /// into Parquet), and starts the WAL writer on a fresh segment.
+    pub fn open_locked(
+        lock: DataDirLock,
         data_dir: &Path,
         config: StoreConfig,
     ) -> Result<(Self, RecoveryReport), StoreError> {
@@ -150,28 +182,33 @@ impl Store {
             fs::create_dir_all(&dir).map_err(StoreError::io(&dir))?;
         }
         sync_dir(data_dir).map_err(StoreError::io(data_dir))?;
-        let today = dedup::day_of(now_ms());
         let dedup = Arc::new(
-            DedupIndex::open(data_dir, config.dedup_window_days, today)
+            DedupIndex::open(data_dir, config.dedup_window_days, now_ms())
                 .map_err(StoreError::io(&data_dir.join("dedup")))?,
         );
         let stats = Arc::new(StoreStats::default());
-        let (report, next_id) = recover(&wal_dir, &dedup, &stats)?;
+        stats
+            .dedup_damaged_records
+            .store(dedup.damaged_records(), Relaxed);
+        let recovered = wal::recover::recover(&wal_dir, &dedup, &stats)?;
         let (tx, rx) = mpsc::channel(config.queue_depth.max(1));
-        let writer = Writer::new(
+        let mut writer = Writer::new(
             &wal_dir,
-            next_id,
+            recovered.next_id,
+            recovered.prev_valid_len,
             config.segment_max_bytes,
             config.max_group_commit_bytes,
             stats.clone(),
             dedup.clone(),
         );
+        writer.start();
         let sealed_below = writer.sealed_below.clone();
         std::thread::Builder::new()
             .name("fingertip-wal".into())
             .spawn(move || writer.run(rx))
             .map_err(StoreError::io(&wal_dir))?;
         let store = Self {
+            _lock: lock,
             data_dir: data_dir.to_path_buf(),
             config,
             tx,
@@ -180,7 +217,7 @@ impl Store {
             stats,
             compaction: Mutex::new(()),
         };
-        Ok((store, report))
+        Ok((store, recovered.report))
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -225,7 +262,7 @@ impl Store {
     /// and then nothing of the payload will ever be read back.
     pub async fn append(&self, payload: Vec<u8>, keys: Vec<u64>) -> Result<Vec<u32>, StoreError> {
         let (done, wait) = oneshot::channel();
-        let day = dedup::day_of(now_ms());
+        let day = self.dedup.today();
         let append = wal::writer::Append {
             payload,
             keys,
@@ -288,10 +325,22 @@ impl Store {
         Ok(events)
     }
 
-    /// Seals and compacts everything (graceful shutdown). Blocking.
+    /// Seals and compacts everything, then closes the WAL, removing its empty last segment
+    /// (graceful shutdown). Blocking. After this, appends fail with [`StoreError::Closed`].
     pub fn flush_blocking(&self) -> Result<u64, StoreError> {
         self.seal_blocking();
-        self.compact_sealed()
+        let events = self.compact_sealed()?;
+        let (done, wait) = oneshot::channel();
+        if self.tx.blocking_send(Command::Close(done)).is_ok() {
+            let _ = wait.blocking_recv();
+        }
+        Ok(events)
+    }
+
+    /// Files in `wal/quarantine/`: damaged segments and stray files kept for an operator.
+    pub fn quarantined_files(&self) -> usize {
+        fs::read_dir(self.data_dir.join("wal").join("quarantine"))
+            .map_or(0, |d| d.filter(|e| e.is_ok()).count())
     }
 
     /// Starts the background compactor: seals by age, compacts sealed segments, expires
@@ -319,7 +368,7 @@ impl Store {
                 last_seal = (Instant::now(), appended);
             }
             let _ = self.compact_sealed();
-            if let Err(error) = self.dedup.expire(dedup::day_of(now_ms())) {
+            if let Err(error) = self.dedup.expire() {
                 tracing::warn!(%error, "Could not expire old dedup days.");
             }
         }
@@ -352,43 +401,4 @@ impl Drop for Compactor {
     fn drop(&mut self) {
         self.halt();
     }
-}
-
-/// Reads every existing segment, remembering dedup keys; returns the next segment id.
-fn recover(
-    wal_dir: &Path,
-    dedup: &DedupIndex,
-    stats: &StoreStats,
-) -> Result<(RecoveryReport, u64), StoreError> {
-    let ids = list_segments(wal_dir).map_err(StoreError::io(wal_dir))?;
-    let mut report = RecoveryReport {
-        segments: ids.len(),
-        ..Default::default()
-    };
-    for &id in &ids {
-        let contents = compact::read_segment_with(wal_dir, id, record::decode_keys)?;
-        report.torn_tail_bytes += contents.torn_tail_bytes;
-        report.corrupt_ranges += contents.corrupt_ranges;
-        for batch in &contents.batches {
-            let keys: Vec<u64> = batch
-                .event_ids
-                .iter()
-                .map(|id| dedup_key(&batch.app_id, *id))
-                .collect();
-            dedup.insert_all(dedup::day_of(batch.received_at_ms), &keys);
-            report.events += keys.len() as u64;
-        }
-        let size = fs::metadata(segment_path(wal_dir, id))
-            .map(|m| m.len())
-            .unwrap_or(0);
-        stats.wal_bytes.fetch_add(size, Relaxed);
-    }
-    if report.corrupt_ranges > 0 {
-        tracing::error!(
-            ranges = report.corrupt_ranges,
-            "The WAL holds corrupted acknowledged data; affected segments will be quarantined."
-        );
-    }
-    report.dedup_keys = dedup.len();
-    Ok((report, ids.last().map_or(1, |id| id + 1)))
 }

@@ -96,8 +96,9 @@ impl RecordBuilder {
         b.push(e.trigger.to_u8());
         b.extend_from_slice(&e.started_at_ms.to_le_bytes());
         b.extend_from_slice(&e.duration_s.to_le_bytes());
-        b.extend_from_slice(&(e.data_elements.len() as u16).to_le_bytes());
-        for d in e.data_elements {
+        let elements = &e.data_elements[..e.data_elements.len().min(usize::from(u16::MAX))];
+        b.extend_from_slice(&(elements.len() as u16).to_le_bytes());
+        for d in elements {
             put_str(b, d);
         }
         self.count += 1;
@@ -117,8 +118,10 @@ impl RecordBuilder {
     }
 }
 
+/// Writes `s`, cut to at most 255 bytes at a character boundary (the model limits every
+/// stored string to 64 characters; cutting inside a character would make the record undecodable).
 fn put_str(buf: &mut Vec<u8>, s: &str) {
-    let bytes = &s.as_bytes()[..s.len().min(255)];
+    let bytes = &s.as_bytes()[..s.floor_char_boundary(255)];
     buf.push(bytes.len() as u8);
     buf.extend_from_slice(bytes);
 }

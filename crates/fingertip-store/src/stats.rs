@@ -80,6 +80,10 @@ pub struct StoreStats {
     pub oldest_pending_sealed_ms: AtomicI64,
     pub corrupt_segments_quarantined: AtomicU64,
     pub torn_tail_bytes_dropped: AtomicU64,
+    /// Files found at the name of the next WAL segment and moved to the quarantine.
+    pub stray_segments_moved: AtomicU64,
+    /// Damaged or torn dedup day-file records found at start.
+    pub dedup_damaged_records: AtomicU64,
 }
 
 impl Default for StoreStats {
@@ -101,6 +105,8 @@ impl Default for StoreStats {
             oldest_pending_sealed_ms: AtomicI64::new(0),
             corrupt_segments_quarantined: AtomicU64::new(0),
             torn_tail_bytes_dropped: AtomicU64::new(0),
+            stray_segments_moved: AtomicU64::new(0),
+            dedup_damaged_records: AtomicU64::new(0),
         }
     }
 }

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use fingertip_anonymize::KeyStore;
 use fingertip_ingest::Ingestor;
 use fingertip_server::{Server, TokenStore};
-use fingertip_store::Store;
+use fingertip_store::{DataDirLock, Store};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
@@ -50,9 +50,12 @@ async fn serve(config: Config, data: DataArgs) -> Result<()> {
     ignore_sigxfsz()?;
     let dir = data.data;
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    // One writer per data directory: taken before recovery, compaction or key destruction
+    // touch anything, held until the process exits.
+    let lock = DataDirLock::acquire(&dir)?;
     let keys = Arc::new(KeyStore::open(&dir, config.keys.clone())?);
     destroy_expired_keys(&keys);
-    let (store, recovery) = Store::open(&dir, config.store.clone())?;
+    let (store, recovery) = Store::open_locked(lock, &dir, config.store.clone())?;
     tracing::info!(
         segments = recovery.segments,
         events = recovery.events,

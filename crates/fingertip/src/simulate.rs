@@ -112,6 +112,8 @@ pub fn run(args: SimulateArgs) -> Result<()> {
         write_truth(stream(), path, truth_config(&args, pop.options.tz)?)?;
     }
     if let Some(data) = &args.lake {
+        // The lake is written as a server's compactor would: not beside a running server.
+        let _lock = fingertip_store::DataDirLock::acquire(data)?;
         let report = fingertip_sim::write_lake(stream(), data, &LakeOptions::default())?;
         eprintln!(
             "wrote {} events in {} Parquet files ({} bytes) under {}",

@@ -4,9 +4,19 @@
 //! A segment is `<id:020>.wal`: a 32-byte header (`magic`, `id u64`, `prev_valid_len u64`,
 //! `nonce u64`) and then records `[len u32][crc32 u32][seq u64][payload]`, where `len` counts
 //! `seq` and the payload and the CRC covers the same bytes. `seq` increases by one per record
-//! within a segment. `prev_valid_len` is how many bytes of the *previous* segment are valid
-//! (`u64::MAX`: all of it); it is set when a write or fsync failed and the writer moved on, so
-//! the records of the failed (never acknowledged) group are never read.
+//! within a segment.
+//!
+//! **What may be torn.** Only the segment that was being written when the process stopped can
+//! end in a partial write, and that is always the newest one: whenever the writer leaves a
+//! segment (sealed by size or age, or abandoned after a failed write) it first creates the
+//! next one, whose header's `prev_valid_len` records exactly how many bytes of the previous
+//! segment are acknowledged (`u64::MAX`, written by older versions: all of it). So a segment
+//! with a successor is *sealed*: every byte up to its valid length must be an intact record,
+//! and anything else — a bad or truncated record anywhere, including the last one, or a file
+//! shorter than its valid length — is corruption of acknowledged data ([`Tail::Sealed`]).
+//! Only the newest segment, which has no successor, may end in a torn tail ([`Tail::MayBeTorn`]).
+//! Bytes past `prev_valid_len` belong to a failed group that was never acknowledged and are
+//! never read.
 //!
 //! Segment ids restart at 1 whenever a run finds the WAL empty, so an id alone does not name a
 //! segment for all time. The `nonce` (random, fixed when the segment is created; 0 in segments
@@ -132,14 +142,28 @@ fn parse_at(bytes: &[u8], pos: usize) -> Option<Record> {
     })
 }
 
+/// Whether a segment's end may be a torn (never acknowledged) write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tail {
+    /// The newest segment: bad bytes at its end are a torn tail.
+    MayBeTorn,
+    /// A segment with a successor: every byte up to its valid length was acknowledged.
+    Sealed,
+}
+
 /// Scans `bytes` (a whole segment), reading at most `valid_len` bytes.
-pub fn scan(bytes: &[u8], valid_len: u64) -> SegmentScan {
+pub fn scan(bytes: &[u8], valid_len: u64, tail: Tail) -> SegmentScan {
     let mut out = SegmentScan::default();
+    let missing =
+        (tail == Tail::Sealed && valid_len != ALL_VALID && valid_len > bytes.len() as u64)
+            .then(|| bytes.len()..usize::try_from(valid_len).unwrap_or(usize::MAX));
     match decode_header(bytes) {
         Some(header) => out.nonce = header.nonce,
-        // Shorter than a header: a crash while the segment was created; nothing was in it.
+        // Shorter than a header: a crash while the segment was created; nothing was in it
+        // (unless its successor says it held more: then it was cut short).
         None if bytes.len() <= HEADER_LEN => {
             out.headerless = true;
+            out.corrupt.extend(missing);
             return out;
         }
         // Records follow a damaged header: acknowledged data sits in a damaged file. Read
@@ -164,6 +188,10 @@ pub fn scan(bytes: &[u8], valid_len: u64) -> SegmentScan {
                     out.corrupt.push(pos..next);
                     pos = next;
                 }
+                None if tail == Tail::Sealed => {
+                    out.corrupt.push(pos..end);
+                    break;
+                }
                 None => {
                     out.torn_tail_bytes = end - pos;
                     break;
@@ -171,7 +199,15 @@ pub fn scan(bytes: &[u8], valid_len: u64) -> SegmentScan {
             },
         }
     }
+    out.corrupt.extend(missing);
     out
+}
+
+impl SegmentScan {
+    /// Where the valid records end (the header's end when there are none).
+    pub fn valid_end(&self) -> usize {
+        self.records.last().map_or(HEADER_LEN, |r| r.end)
+    }
 }
 
 /// The first position after `from` where a valid record with a later sequence number starts.
@@ -200,7 +236,7 @@ mod tests {
     #[test]
     fn clean_segment() {
         let bytes = segment(&[b"one", b"two"]);
-        let s = scan(&bytes, ALL_VALID);
+        let s = scan(&bytes, ALL_VALID, Tail::MayBeTorn);
         assert_eq!(s.records.len(), 2);
         assert_eq!(&bytes[s.records[1].clone()], b"two");
         assert_eq!((s.torn_tail_bytes, s.corrupt.len(), s.nonce), (0, 0, 7));
@@ -209,9 +245,9 @@ mod tests {
     #[test]
     fn every_truncation_is_a_torn_tail() {
         let bytes = segment(&[b"one", b"two", b"three"]);
-        let full = scan(&bytes, ALL_VALID).records;
+        let full = scan(&bytes, ALL_VALID, Tail::MayBeTorn).records;
         for cut in HEADER_LEN..bytes.len() {
-            let s = scan(&bytes[..cut], ALL_VALID);
+            let s = scan(&bytes[..cut], ALL_VALID, Tail::MayBeTorn);
             assert!(s.corrupt.is_empty(), "cut {cut}");
             assert_eq!(s.records, full[..s.records.len()].to_vec());
             assert!(s.records.len() < 3);
@@ -222,7 +258,7 @@ mod tests {
     fn zero_filled_tail_is_torn() {
         let mut bytes = segment(&[b"one"]);
         bytes.extend_from_slice(&[0u8; 4096]);
-        let s = scan(&bytes, ALL_VALID);
+        let s = scan(&bytes, ALL_VALID, Tail::MayBeTorn);
         assert_eq!(
             (s.records.len(), s.torn_tail_bytes, s.corrupt.len()),
             (1, 4096, 0)
@@ -232,9 +268,9 @@ mod tests {
     #[test]
     fn a_flipped_bit_inside_is_corruption_and_later_records_survive() {
         let mut bytes = segment(&[b"one", b"two", b"three"]);
-        let second = scan(&bytes, ALL_VALID).records[1].start;
+        let second = scan(&bytes, ALL_VALID, Tail::MayBeTorn).records[1].start;
         bytes[second] ^= 0x40;
-        let s = scan(&bytes, ALL_VALID);
+        let s = scan(&bytes, ALL_VALID, Tail::MayBeTorn);
         assert_eq!(s.corrupt.len(), 1);
         assert_eq!(s.records.len(), 2);
         assert_eq!(&bytes[s.records[1].clone()], b"three");
@@ -243,23 +279,58 @@ mod tests {
     #[test]
     fn valid_len_hides_a_failed_group() {
         let bytes = segment(&[b"acked", b"failed"]);
-        let acked_end = scan(&bytes, ALL_VALID).records[0].end;
-        let s = scan(&bytes, acked_end as u64);
+        let acked_end = scan(&bytes, ALL_VALID, Tail::MayBeTorn).records[0].end;
+        let s = scan(&bytes, acked_end as u64, Tail::Sealed);
         assert_eq!(s.records.len(), 1);
-        assert!(scan(&bytes[..10], ALL_VALID).headerless);
+        assert!(scan(&bytes[..10], ALL_VALID, Tail::MayBeTorn).headerless);
     }
 
     #[test]
     fn records_behind_a_damaged_header_are_read_and_the_damage_reported() {
         let mut bytes = segment(&[b"one", b"two"]);
         bytes[3] ^= 0x01;
-        let s = scan(&bytes, ALL_VALID);
+        let s = scan(&bytes, ALL_VALID, Tail::MayBeTorn);
         assert!(!s.headerless);
         assert_eq!(s.corrupt, vec![0..HEADER_LEN]);
         assert_eq!(s.records.len(), 2);
         assert!(
-            scan(&bytes[..HEADER_LEN], ALL_VALID).headerless,
+            scan(&bytes[..HEADER_LEN], ALL_VALID, Tail::MayBeTorn).headerless,
             "a bare damaged header holds nothing"
+        );
+    }
+
+    #[test]
+    fn in_a_sealed_segment_a_bad_or_missing_last_record_is_corruption() {
+        let bytes = segment(&[b"one", b"two", b"three"]);
+        let full = bytes.len() as u64;
+        for cut in HEADER_LEN + 1..bytes.len() {
+            let s = scan(&bytes[..cut], full, Tail::Sealed);
+            assert_eq!(s.torn_tail_bytes, 0, "cut {cut}");
+            assert!(
+                !s.corrupt.is_empty(),
+                "cut {cut}: a truncated sealed segment"
+            );
+            let s = scan(&bytes[..cut], ALL_VALID, Tail::Sealed);
+            let clean = s.records.last().is_some_and(|r| r.end == cut);
+            assert_eq!(
+                s.corrupt.is_empty(),
+                clean,
+                "cut {cut} (old successor header)"
+            );
+        }
+        let mut flipped = bytes.clone();
+        let last = flipped.len() - 1;
+        flipped[last] ^= 0x01;
+        let s = scan(&flipped, full, Tail::Sealed);
+        assert_eq!(
+            (s.records.len(), s.corrupt.len(), s.torn_tail_bytes),
+            (2, 1, 0)
+        );
+        let s = scan(&flipped, full, Tail::MayBeTorn);
+        assert_eq!(
+            (s.records.len(), s.corrupt.len()),
+            (2, 0),
+            "the newest segment may be torn"
         );
     }
 }

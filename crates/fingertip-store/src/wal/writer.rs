@@ -11,6 +11,7 @@
 //! forgets them when it is not. So a re-send racing its original can never be reported as a
 //! duplicate of something that then failed to be stored.
 
+use std::borrow::Cow;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -39,6 +40,9 @@ pub(crate) enum Command {
     /// Can the WAL take a write? After a failure with no fresh segment, try to open one now:
     /// readiness must not wait for a request that a load balancer will never send.
     Probe(oneshot::Sender<bool>),
+    /// Graceful stop after everything was compacted: remove the empty active segment when it
+    /// is the only one left, and take no more writes.
+    Close(oneshot::Sender<()>),
 }
 
 struct Active {
@@ -63,12 +67,17 @@ pub(crate) struct Writer {
     stats: Arc<StoreStats>,
     dedup: Arc<DedupIndex>,
     buf: Vec<u8>,
+    closed: bool,
 }
 
 impl Writer {
+    /// A writer whose first segment gets id `next_id`; `prev_valid_len` is the valid length of
+    /// the newest existing segment (`ALL_VALID` when there is none).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         dir: &Path,
         next_id: u64,
+        prev_valid_len: u64,
         max_segment_bytes: u64,
         max_group_bytes: usize,
         stats: Arc<StoreStats>,
@@ -80,11 +89,21 @@ impl Writer {
             max_group_bytes,
             active: None,
             next_id,
-            pending_prev_valid: ALL_VALID,
+            pending_prev_valid: prev_valid_len,
             sealed_below: Arc::new(AtomicU64::new(next_id)),
             stats,
             dedup,
             buf: Vec::with_capacity(1 << 20),
+            closed: false,
+        }
+    }
+
+    /// Opens the first segment right away: from now on the newest segment of the last run is
+    /// sealed (its successor records its valid length).
+    pub(crate) fn start(&mut self) {
+        if let Err(error) = self.open_segment() {
+            self.stats.wal_healthy.store(false, Relaxed);
+            tracing::error!(%error, "Could not open a WAL segment; ingest answers 503 until one can be opened.");
         }
     }
 
@@ -105,6 +124,10 @@ impl Writer {
                     Command::Probe(done) => {
                         let _ = done.send(self.probe());
                     }
+                    Command::Close(done) => {
+                        self.close();
+                        let _ = done.send(());
+                    }
                 }
                 if bytes < self.max_group_bytes {
                     next = rx.try_recv().ok();
@@ -120,32 +143,27 @@ impl Writer {
                 });
             }
         }
-        self.seal();
     }
 
     fn commit(&mut self, group: Vec<Append>) {
-        let mut inserted = Vec::with_capacity(group.len());
+        if self.closed {
+            for a in group {
+                let _ = a.done.send(Err(StoreError::Closed));
+            }
+            return;
+        }
+        let mut checked = Vec::with_capacity(group.len());
         let mut payloads = Vec::with_capacity(group.len());
         for a in &group {
-            let fresh = self.dedup.check_and_insert(a.day, &a.keys);
-            let dups: Vec<u32> = (0..fresh.len() as u32)
-                .filter(|i| !fresh[*i as usize])
-                .collect();
-            let kept: Vec<u64> = a
-                .keys
-                .iter()
-                .zip(&fresh)
-                .filter(|(_, f)| **f)
-                .map(|(k, _)| *k)
-                .collect();
-            payloads.push(drop_events(&a.payload, &dups));
-            inserted.push((a.day, kept, dups));
+            let (payload, outcome) = self.check(a);
+            payloads.push(payload);
+            checked.push(outcome);
         }
         let result = self.write_group(payloads.iter().filter_map(|p| p.as_deref()));
         match &result {
             Ok(()) => {
                 self.stats.wal_healthy.store(true, Relaxed);
-                let events: u64 = inserted.iter().map(|(_, k, _)| k.len() as u64).sum();
+                let events: u64 = checked.iter().flatten().map(|c| c.kept.len() as u64).sum();
                 self.stats
                     .records_appended
                     .fetch_add(group.len() as u64, Relaxed);
@@ -156,18 +174,19 @@ impl Writer {
                 // Healthy again only if a fresh segment could be opened after the failure.
                 self.stats.wal_healthy.store(self.active.is_some(), Relaxed);
                 tracing::error!(%error, "WAL write failed; the group is refused and the segment abandoned.");
-                inserted
+                checked
                     .iter()
-                    .for_each(|(day, keys, _)| self.dedup.forget(*day, keys));
+                    .flatten()
+                    .for_each(|c| self.dedup.forget(c.day, &c.kept));
             }
         }
-        for (a, (_, _, dups)) in group.into_iter().zip(inserted) {
-            let _ = a.done.send(
-                result
-                    .as_ref()
-                    .map(|_| dups)
-                    .map_err(|_| StoreError::Unavailable),
-            );
+        for (a, c) in group.into_iter().zip(checked) {
+            let answer = match (c, &result) {
+                (None, _) => Err(StoreError::Encoding),
+                (Some(c), Ok(())) => Ok(c.dups),
+                (Some(_), Err(_)) => Err(StoreError::Unavailable),
+            };
+            let _ = a.done.send(answer);
         }
         if self
             .active
@@ -175,6 +194,39 @@ impl Writer {
             .is_some_and(|a| a.len >= self.max_segment_bytes)
         {
             self.seal();
+        }
+    }
+
+    /// Marks an append's re-sent events and drops them from its payload. `None` when the
+    /// payload cannot be re-encoded: then nothing of it is written and the caller is refused
+    /// (never acknowledged and then lost).
+    fn check<'p>(&self, a: &'p Append) -> (Option<Cow<'p, [u8]>>, Option<Checked>) {
+        let fresh = self.dedup.check_and_insert(a.day, &a.keys);
+        let dups: Vec<u32> = (0..fresh.len() as u32)
+            .filter(|i| !fresh[*i as usize])
+            .collect();
+        let kept: Vec<u64> = a
+            .keys
+            .iter()
+            .zip(&fresh)
+            .filter(|(_, f)| **f)
+            .map(|(k, _)| *k)
+            .collect();
+        match drop_events(&a.payload, &dups) {
+            Ok(payload) => (
+                payload,
+                Some(Checked {
+                    day: a.day,
+                    kept,
+                    dups,
+                }),
+            ),
+            Err(error) => {
+                self.dedup.forget(a.day, &kept);
+                self.stats.write_errors.fetch_add(1, Relaxed);
+                tracing::error!(%error, "A WAL payload did not decode for re-encoding; the request is refused.");
+                (None, None)
+            }
         }
     }
 
@@ -236,10 +288,7 @@ impl Writer {
     fn open_segment(&mut self) -> io::Result<()> {
         let id = self.next_id;
         let path = segment::segment_path(&self.dir, id);
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)?;
+        let mut file = self.create_segment_file(&path)?;
         let header = segment::encode_header(segment::Header {
             id,
             prev_valid_len: self.pending_prev_valid,
@@ -269,27 +318,86 @@ impl Writer {
         Ok(())
     }
 
-    /// Closes the active segment if it holds records. Everything in it is already durable.
+    /// Creates the file of a new segment. A file already at that name is not ours (this
+    /// process holds the data directory's lock and never reuses an id): it is moved to
+    /// `wal/quarantine/` and reported, so it cannot block every write.
+    fn create_segment_file(&self, path: &Path) -> io::Result<File> {
+        let create = || OpenOptions::new().write(true).create_new(true).open(path);
+        match create() {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                self.move_stray_aside(path)?;
+                create()
+            }
+            other => other,
+        }
+    }
+
+    fn move_stray_aside(&self, path: &Path) -> io::Result<()> {
+        let quarantine = self.dir.join("quarantine");
+        std::fs::create_dir_all(&quarantine)?;
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        let target = quarantine.join(format!("{name}.stray-{}", crate::now_ms()));
+        std::fs::rename(path, &target)?;
+        sync_dir(&quarantine)?;
+        sync_dir(&self.dir)?;
+        self.stats.stray_segments_moved.fetch_add(1, Relaxed);
+        tracing::error!(path = %path.display(), moved_to = %target.display(), "A file that this server did not write sat at the next WAL segment's name; moved it to the quarantine.");
+        Ok(())
+    }
+
+    /// Leaves the active segment if it holds records (everything in it is already durable)
+    /// and opens its successor at once, whose header records the sealed segment's length.
     fn seal(&mut self) {
-        if let Some(active) = self.active.take_if(|a| a.next_seq > 0) {
-            self.sealed_below.store(active.id + 1, Relaxed);
-            tracing::debug!(
-                segment = active.id,
-                bytes = active.len,
-                age_ms = crate::now_ms() - active.opened_ms,
-                "Sealed a WAL segment."
-            );
+        let Some(active) = self.active.take_if(|a| a.next_seq > 0) else {
+            return;
+        };
+        self.pending_prev_valid = active.len;
+        self.sealed_below.store(active.id + 1, Relaxed);
+        tracing::debug!(
+            segment = active.id,
+            bytes = active.len,
+            age_ms = crate::now_ms() - active.opened_ms,
+            "Sealed a WAL segment."
+        );
+        drop(active);
+        if let Err(error) = self.open_segment() {
+            tracing::error!(%error, "Could not open the next WAL segment; retried on the next write.");
+        }
+    }
+
+    /// Removes the active segment if it is empty and the only one left (a clean stop leaves
+    /// an empty WAL), and refuses writes from now on.
+    fn close(&mut self) {
+        self.closed = true;
+        let Some(active) = self.active.take_if(|a| a.next_seq == 0) else {
+            return;
+        };
+        let only = super::segment::list_segments(&self.dir).is_ok_and(|ids| ids == [active.id]);
+        let path = segment::segment_path(&self.dir, active.id);
+        if only && std::fs::remove_file(&path).is_ok() {
+            let _ = sync_dir(&self.dir);
         }
     }
 }
 
+/// What one append turned out to be: its new keys (remembered under `day`) and the indexes of
+/// its re-sent events.
+struct Checked {
+    day: i64,
+    kept: Vec<u64>,
+    dups: Vec<u32>,
+}
+
 /// The payload without the events at `drop` (sorted indexes); `None` when nothing is left.
 /// Re-sends are rare, so re-encoding here is cheap overall.
-fn drop_events<'p>(payload: &'p [u8], drop: &[u32]) -> Option<std::borrow::Cow<'p, [u8]>> {
+fn drop_events<'p>(
+    payload: &'p [u8],
+    drop: &[u32],
+) -> Result<Option<Cow<'p, [u8]>>, record::DecodeError> {
     if drop.is_empty() {
-        return Some(std::borrow::Cow::Borrowed(payload));
+        return Ok(Some(Cow::Borrowed(payload)));
     }
-    let batch = record::decode(payload).ok()?;
+    let batch = record::decode(payload)?;
     let mut builder = RecordBuilder::new(&batch.app_id, batch.received_at_ms, batch.events.len());
     for (i, e) in batch.events.iter().enumerate() {
         if drop.binary_search(&(i as u32)).is_err() {
@@ -297,5 +405,53 @@ fn drop_events<'p>(payload: &'p [u8], drop: &[u32]) -> Option<std::borrow::Cow<'
             builder.push(&e.as_ref(&elements));
         }
     }
-    (!builder.is_empty()).then(|| std::borrow::Cow::Owned(builder.finish()))
+    Ok((!builder.is_empty()).then(|| Cow::Owned(builder.finish())))
+}
+
+#[cfg(test)]
+mod tests {
+    use fingertip_model::Trigger;
+
+    use crate::record::{EventRef, RecordBuilder};
+    use crate::{Store, StoreConfig, StoreError};
+
+    fn payload(ids: &[u128]) -> Vec<u8> {
+        let mut b = RecordBuilder::new("app", 0, ids.len());
+        for id in ids {
+            b.push(&EventRef {
+                event_id: *id,
+                person: [1; 16],
+                key_epoch: "2026Q4",
+                org_unit: "u",
+                event_type: "login",
+                trigger: Trigger::Unknown,
+                started_at_ms: 0,
+                duration_s: 0.0,
+                data_elements: &[],
+            });
+        }
+        b.finish()
+    }
+
+    #[test]
+    fn a_payload_that_cannot_be_reencoded_is_refused_not_acknowledged() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = Store::open(dir.path(), StoreConfig::default()).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            assert_eq!(
+                store.append(payload(&[1]), vec![1]).await.unwrap(),
+                vec![0u32; 0]
+            );
+            // Event 0 is a re-send, so the payload must be re-encoded without it; it does not
+            // decode, so nothing of it may be acknowledged.
+            let err = store.append(b"not a payload".to_vec(), vec![1, 2]).await;
+            assert!(matches!(err, Err(StoreError::Encoding)), "{err:?}");
+            // Key 2 was not remembered: its event is new when sent properly.
+            let dups = store.append(payload(&[2]), vec![2]).await.unwrap();
+            assert!(dups.is_empty());
+        });
+    }
 }
