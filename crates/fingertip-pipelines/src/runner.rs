@@ -80,12 +80,7 @@ impl Runner {
         &self,
         req: &RunRequest,
     ) -> Result<(Vec<IndexRow>, RunSummary), PipelineError> {
-        let specs = spec::load(req.pipelines.as_deref())?;
-        let tz = self.time_zone()?;
-        let range = self.time_range(&req.weeks, tz)?;
-        let epochs = fingertip_query::charged_epochs(&self.data_dir, self.scheme, range);
-        let ctx = self.session(req, &epochs, range, tz).await?;
-        check_person_stages(&ctx, &specs).await?;
+        let (specs, epochs, ctx) = self.prepare(req).await?;
         // Rounded so that 0.4 + 8 × 0.2 is charged and reported as 2, not 1.9999999999999998.
         let epsilon = (specs.iter().map(|s| s.epsilon).sum::<f64>() * 1e9).round() / 1e9;
         let delta = if self.domain.is_public() {
@@ -131,17 +126,27 @@ impl Runner {
         req: &RunRequest,
         n: usize,
     ) -> Result<Vec<Vec<IndexRow>>, PipelineError> {
+        let (specs, _, ctx) = self.prepare(req).await?;
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            out.push(self.release_all(&ctx, &specs, req).await?);
+        }
+        Ok(out)
+    }
+
+    /// The pipelines, the epochs a run over `req.weeks` is charged in, and a session over
+    /// exactly those weeks and epochs with every person stage checked. Nothing is charged.
+    async fn prepare(
+        &self,
+        req: &RunRequest,
+    ) -> Result<(Vec<PipelineSpec>, Vec<String>, SessionContext), PipelineError> {
         let specs = spec::load(req.pipelines.as_deref())?;
         let tz = self.time_zone()?;
         let range = self.time_range(&req.weeks, tz)?;
         let epochs = fingertip_query::charged_epochs(&self.data_dir, self.scheme, range);
         let ctx = self.session(req, &epochs, range, tz).await?;
         check_person_stages(&ctx, &specs).await?;
-        let mut out = Vec::with_capacity(n);
-        for _ in 0..n {
-            out.push(self.release_all(&ctx, &specs, req).await?);
-        }
-        Ok(out)
+        Ok((specs, epochs, ctx))
     }
 
     fn time_range(&self, weeks: &[String], tz: Tz) -> Result<TimeRange, PipelineError> {
