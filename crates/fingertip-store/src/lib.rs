@@ -20,6 +20,7 @@ mod fuzz_tests;
 pub mod lake;
 pub mod lock;
 pub mod record;
+pub mod retention;
 mod stats;
 mod wal;
 

@@ -16,6 +16,7 @@ use fingertip_pipelines::PipelinesConfig;
 use fingertip_query::QueryConfig;
 use fingertip_server::ServerConfig;
 use fingertip_store::StoreConfig;
+use fingertip_store::retention::RetentionConfig;
 use serde::{Deserialize, Serialize};
 
 /// Everything configurable, by section.
@@ -32,6 +33,8 @@ pub struct Config {
     pub query: QueryConfig,
     pub budget: BudgetConfig,
     pub pipelines: PipelinesConfig,
+    /// How long events are kept in the lake.
+    pub retention: RetentionConfig,
 }
 
 /// `[org_units]`: the accepted org-unit codes. Empty (the default): any well-formed code.

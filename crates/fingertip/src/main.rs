@@ -8,6 +8,7 @@ mod demo;
 mod indices;
 mod pipeline;
 mod query;
+mod retention;
 mod serve;
 mod simulate;
 
@@ -59,6 +60,8 @@ enum Command {
     Pipeline(pipeline::PipelineCommand),
     /// Simulate a population of apps and workers: write events, truth, or post them.
     Simulate(simulate::SimulateArgs),
+    /// Show how long events are kept and what the server has deleted.
+    Retention(retention::RetentionArgs),
 }
 
 fn main() -> Result<()> {
@@ -73,6 +76,7 @@ fn main() -> Result<()> {
         Command::Budget(args) => query::budget(args),
         Command::Pipeline(cmd) => pipeline::run(cmd),
         Command::Simulate(args) => simulate::run(args).map(|_| 0),
+        Command::Retention(args) => retention::run(args),
     }?;
     std::process::exit(code)
 }

@@ -1,6 +1,7 @@
 //! `fingertip serve`: open the store, keys and tokens, run the server until SIGTERM/SIGINT,
 //! then drain, compact and exit 0.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,6 +9,7 @@ use anyhow::{Context, Result};
 use fingertip_anonymize::KeyStore;
 use fingertip_ingest::Ingestor;
 use fingertip_server::{Server, TokenStore};
+use fingertip_store::retention::{self, RetentionConfig};
 use fingertip_store::{DataDirLock, Store};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{Signal, SignalKind, signal};
@@ -81,8 +83,10 @@ async fn serve(config: Config, data: DataArgs) -> Result<()> {
         Some(std::sync::Arc::new(analysis)),
     );
     let key_sweeper = tokio::spawn(sweep_keys(keys));
+    let retention_sweeper = tokio::spawn(sweep_retention(dir.clone(), config.retention.clone()));
     server.run(listener, shutdown.wait()).await;
     key_sweeper.abort();
+    retention_sweeper.abort();
     compactor.stop();
     let flushed = tokio::task::spawn_blocking(move || store.flush_blocking()).await?;
     let events = flushed
@@ -106,6 +110,23 @@ async fn sweep_keys(keys: Arc<KeyStore>) {
         tokio::time::sleep(Duration::from_secs(3600)).await;
         let keys = keys.clone();
         let _ = tokio::task::spawn_blocking(move || destroy_expired_keys(&keys)).await;
+    }
+}
+
+/// Deletes lake partitions past `[retention] keep_days`: at start, then every sweep interval.
+async fn sweep_retention(dir: PathBuf, config: RetentionConfig) {
+    if config.keep_days == 0 {
+        return;
+    }
+    loop {
+        let (dir, config2) = (dir.clone(), config.clone());
+        let now = chrono::Utc::now().timestamp_millis();
+        match tokio::task::spawn_blocking(move || retention::enforce(&dir, &config2, now)).await {
+            Ok(Err(error)) => tracing::error!(%error, "Retention sweep failed; retrying later."),
+            Err(error) => tracing::error!(%error, "Retention sweep panicked."),
+            Ok(Ok(_)) => {}
+        }
+        tokio::time::sleep(Duration::from_secs(config.sweep_interval_s.max(1))).await;
     }
 }
 
