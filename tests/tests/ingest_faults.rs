@@ -12,6 +12,8 @@ mod api;
 mod dedup;
 #[path = "ingest_faults/memory.rs"]
 mod memory;
+#[path = "ingest_faults/merge.rs"]
+mod merge;
 #[path = "ingest_faults/retention.rs"]
 mod retention;
 #[path = "ingest_faults/schedule.rs"]

@@ -109,20 +109,34 @@ pub fn write_parquet_file(
     batch: &RecordBatch,
     props: WriterProperties,
 ) -> io::Result<u64> {
+    write_parquet_batches(
+        path,
+        batch.schema(),
+        std::iter::once(Ok(batch.clone())),
+        props,
+    )
+}
+
+/// Writes `batches` (one schema) to `path` durably, one batch in memory at a time: a hidden
+/// `.tmp` sibling, fsynced, renamed into place, directory fsynced. Returns bytes written.
+pub fn write_parquet_batches(
+    path: &Path,
+    schema: arrow_schema::SchemaRef,
+    batches: impl Iterator<Item = io::Result<RecordBatch>>,
+    props: WriterProperties,
+) -> io::Result<u64> {
     let dir = path
         .parent()
         .ok_or_else(|| io::Error::other("file has no directory"))?;
     create_dir_durable(dir)?;
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("part");
-    let tmp = dir.join(format!(".{name}.tmp"));
+    let tmp = tmp_path(path);
     let file = File::create(&tmp)?;
-    let mut writer = ArrowWriter::try_new(
-        BufWriter::with_capacity(1 << 20, file),
-        batch.schema(),
-        Some(props),
-    )
-    .map_err(io::Error::other)?;
-    writer.write(batch).map_err(io::Error::other)?;
+    let mut writer =
+        ArrowWriter::try_new(BufWriter::with_capacity(1 << 20, file), schema, Some(props))
+            .map_err(io::Error::other)?;
+    for batch in batches {
+        writer.write(&batch?).map_err(io::Error::other)?;
+    }
     let file = writer
         .into_inner()
         .map_err(io::Error::other)?
@@ -134,6 +148,12 @@ pub fn write_parquet_file(
     fs::rename(&tmp, path)?;
     crate::sync_dir(dir)?;
     Ok(bytes)
+}
+
+/// The hidden sibling a file is written to before it is renamed into place.
+pub fn tmp_path(path: &Path) -> PathBuf {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("part");
+    path.with_file_name(format!(".{name}.tmp"))
 }
 
 /// `create_dir_all`, then fsync each directory created and its parent.

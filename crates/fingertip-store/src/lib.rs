@@ -19,6 +19,7 @@ pub mod dedup;
 mod fuzz_tests;
 pub mod lake;
 pub mod lock;
+pub mod merge;
 pub mod record;
 pub mod retention;
 mod stats;
@@ -61,6 +62,12 @@ pub struct StoreConfig {
     pub dedup_window_days: u32,
     pub parquet_zstd_level: i32,
     pub parquet_row_group_rows: usize,
+    /// A partition with at least this many small files is merged (0 or 1: never).
+    pub merge_min_files: usize,
+    /// Files below this size count as small.
+    pub merge_small_bytes: u64,
+    /// Only partitions whose date is at least this many days old are merged.
+    pub merge_min_age_days: u32,
 }
 
 impl Default for StoreConfig {
@@ -74,9 +81,15 @@ impl Default for StoreConfig {
             dedup_window_days: 7,
             parquet_zstd_level: 3,
             parquet_row_group_rows: 1 << 20,
+            merge_min_files: 16,
+            merge_small_bytes: 8 << 20,
+            merge_min_age_days: 2,
         }
     }
 }
+
+/// How often the compactor looks for small files to merge.
+const MERGE_EVERY: Duration = Duration::from_secs(60);
 
 /// Storage errors. `Unavailable` is what a request sees when its events are not durable.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -183,6 +196,8 @@ impl Store {
             fs::create_dir_all(&dir).map_err(StoreError::io(&dir))?;
         }
         sync_dir(data_dir).map_err(StoreError::io(data_dir))?;
+        // An interrupted merge is finished or undone before anything reads the lake.
+        merge::recover(data_dir).map_err(StoreError::io(&data_dir.join("merge")))?;
         let dedup = Arc::new(
             DedupIndex::open(data_dir, config.dedup_window_days, now_ms())
                 .map_err(StoreError::io(&data_dir.join("dedup")))?,
@@ -357,10 +372,20 @@ impl Store {
         Compactor { stop, thread }
     }
 
+    /// Merges quiet partitions' small files (see [`merge`]), under the compaction lock.
+    fn merge_small_files(&self) {
+        let _guard = self.compaction.lock().unwrap_or_else(|e| e.into_inner());
+        let today = lake::date_of(now_ms());
+        if let Err(error) = merge::merge_small_files(&self.data_dir, &self.config, &today) {
+            tracing::error!(%error, "Merging small Parquet files failed; retried on the next pass.");
+        }
+    }
+
     fn compactor_loop(&self, stop: &AtomicBool) {
         let tick = Duration::from_millis(self.config.compaction_interval_ms.max(10));
         let max_age = Duration::from_millis(self.config.segment_max_age_ms);
         let mut last_seal = (Instant::now(), self.stats.records_appended.load(Relaxed));
+        let mut last_merge: Option<Instant> = None;
         while !stop.load(Relaxed) {
             std::thread::park_timeout(tick);
             let appended = self.stats.records_appended.load(Relaxed);
@@ -369,6 +394,10 @@ impl Store {
                 last_seal = (Instant::now(), appended);
             }
             let _ = self.compact_sealed();
+            if last_merge.is_none_or(|t| t.elapsed() >= MERGE_EVERY) {
+                self.merge_small_files();
+                last_merge = Some(Instant::now());
+            }
             if let Err(error) = self.dedup.expire() {
                 tracing::warn!(%error, "Could not expire old dedup days.");
             }
