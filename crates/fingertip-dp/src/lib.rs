@@ -26,8 +26,8 @@ pub use ledger::{
     BudgetConfig, BudgetStatus, EpochBudget, Ledger, LedgerError, Spend, Units, fingerprint,
 };
 pub use mechanisms::{
-    DpError, MIN_EPSILON, Noise, Released, Selected, laplace, quantile, select_partitions,
-    threshold_for, upper_bound,
+    DpError, MAX_EPSILON, MIN_EPSILON, Noise, Released, Selected, laplace, quantile,
+    select_partitions, threshold_for, upper_bound,
 };
 
 #[cfg(all(feature = "test-util", not(debug_assertions)))]

@@ -68,7 +68,7 @@ fn opendp_err(e: opendp::error::Error) -> DpError {
 pub const MIN_EPSILON: f64 = 1e-6;
 
 /// The largest ε any mechanism runs at.
-const MAX_EPSILON: f64 = 1e3;
+pub const MAX_EPSILON: f64 = 1e3;
 
 fn check_epsilon(epsilon: f64) -> Result<(), DpError> {
     if (MIN_EPSILON..=MAX_EPSILON).contains(&epsilon) {

@@ -36,7 +36,7 @@ pub struct QueryConfig {
     /// Tiny spends buy answers that are pure noise; refusing them keeps every release
     /// meaningful and its arithmetic exact.
     pub min_epsilon_per_query: f64,
-    /// The largest ε one query may ask for.
+    /// The largest ε one query may ask for (never above [`fingertip_dp::MAX_EPSILON`]).
     pub max_epsilon_per_query: f64,
     /// Share of a query's ε spent on estimating the bounds it did not give.
     pub estimation_share: f64,
@@ -269,7 +269,10 @@ impl Engine {
             .config
             .min_epsilon_per_query
             .max(fingertip_dp::MIN_EPSILON);
-        let max = self.config.max_epsilon_per_query;
+        let max = self
+            .config
+            .max_epsilon_per_query
+            .min(fingertip_dp::MAX_EPSILON);
         if !(min..=max).contains(&r.epsilon) {
             return Err(Refusal::new(
                 code::EPSILON_OUT_OF_RANGE,
