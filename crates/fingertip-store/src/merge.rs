@@ -53,14 +53,18 @@ pub fn recover(data_dir: &Path) -> io::Result<usize> {
             continue;
         };
         let output = j.dir.join(&j.output);
-        if output.exists() {
+        if !j.dir.exists() {
+            // The partition itself is gone (retention): nothing to finish or undo.
+        } else if output.exists() {
             for input in &j.inputs {
                 remove_if_present(&j.dir.join(input))?;
             }
         } else {
             remove_if_present(&tmp_path(&output))?;
         }
-        sync_dir(&j.dir)?;
+        if j.dir.exists() {
+            sync_dir(&j.dir)?;
+        }
         fs::remove_file(&path)?;
         sync_dir(&dir)?;
         n += 1;
@@ -313,5 +317,20 @@ mod tests {
             );
             assert!(!tmp_path(&output).exists());
         }
+    }
+
+    #[test]
+    fn a_journal_of_a_partition_retention_deleted_is_dropped() {
+        let tmp = tempfile::tempdir().unwrap();
+        let jdir = tmp.path().join("merge");
+        fs::create_dir_all(&jdir).unwrap();
+        let journal = Journal {
+            dir: tmp.path().join("events/date=2020-01-01/app_id=a"),
+            inputs: vec!["part-1.parquet".into()],
+            output: "part-m-x.parquet".into(),
+        };
+        fs::write(jdir.join("x.json"), serde_json::to_vec(&journal).unwrap()).unwrap();
+        assert_eq!(recover(tmp.path()).unwrap(), 1);
+        assert!(!jdir.join("x.json").exists());
     }
 }
