@@ -74,7 +74,7 @@ pub fn write_lake(data_dir: &Path, events: &[Event]) -> anyhow::Result<()> {
             .push(stored);
     }
     for (n, ((date, app), rows)) in parts.iter().enumerate() {
-        let refs: Vec<&StoredEvent> = rows.iter().collect();
+        let refs: Vec<_> = rows.iter().map(StoredEvent::view).collect();
         let batch = to_record_batch(app, &refs)?;
         let path = partition_dir(&data_dir.join("events"), date, app)
             .join(format!("part-fixture-{n:06}.parquet"));

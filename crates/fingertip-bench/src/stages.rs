@@ -192,7 +192,8 @@ pub fn arrow_build(batches: &[StoredBatch]) -> Vec<RecordBatch> {
                     b.event_id,
                 ))
             });
-            fingertip_store::lake::to_record_batch(app, &rows).ok()
+            let views: Vec<_> = rows.iter().map(|e| e.view()).collect();
+            fingertip_store::lake::to_record_batch(app, &views).ok()
         })
         .collect()
 }

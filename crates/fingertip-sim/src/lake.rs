@@ -231,7 +231,7 @@ impl LakeWriter {
         let date = date_of(key.0 * MS_PER_DAY);
         let path = partition_dir(&self.events_dir, &date, &key.1)
             .join(format!("part-{}.parquet", uuid::Uuid::new_v4()));
-        let refs: Vec<&StoredEvent> = stored.iter().collect();
+        let refs: Vec<_> = stored.iter().map(StoredEvent::view).collect();
         let batch = to_record_batch(&key.1, &refs).map_err(|e| SimError::Parquet(e.to_string()))?;
         let props = writer_properties(self.options.zstd_level, self.options.row_group_rows);
         let bytes = write_parquet_file(&path, &batch, props)

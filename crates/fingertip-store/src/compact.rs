@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::dedup::{DedupIndex, dedup_key};
 use crate::lake::{self, date_of, partition_dir};
-use crate::record::{self, StoredBatch, StoredEvent};
+use crate::record::{self, EventView, StoredBatch};
 use crate::wal::segment::{self, ALL_VALID, Tail};
 use crate::{StoreConfig, StoreError, StoreStats, sync_dir};
 
@@ -59,22 +59,17 @@ pub fn read_segment_with<B>(
     id: u64,
     decode: fn(&[u8]) -> Result<B, record::DecodeError>,
 ) -> Result<SegmentContents<B>, StoreError> {
-    let path = segment::segment_path(wal_dir, id);
-    let bytes = fs::read(&path).map_err(StoreError::io(&path))?;
-    let scan = match valid_len(wal_dir, id) {
-        Some(len) => segment::scan(&bytes, len, Tail::Sealed),
-        None => segment::scan(&bytes, ALL_VALID, Tail::MayBeTorn),
-    };
+    let raw = RawSegment::read(wal_dir, id)?;
     let mut out = SegmentContents {
-        torn_tail_bytes: scan.torn_tail_bytes,
-        corrupt_ranges: scan.corrupt.len(),
-        headerless: scan.headerless,
-        nonce: scan.nonce,
-        valid_end: scan.valid_end(),
-        batches: Vec::with_capacity(scan.records.len()),
+        torn_tail_bytes: raw.scan.torn_tail_bytes,
+        corrupt_ranges: raw.scan.corrupt.len(),
+        headerless: raw.scan.headerless,
+        nonce: raw.scan.nonce,
+        valid_end: raw.scan.valid_end(),
+        batches: Vec::with_capacity(raw.scan.records.len()),
     };
-    for range in scan.records {
-        match decode(&bytes[range]) {
+    for range in &raw.scan.records {
+        match decode(&raw.bytes[range.clone()]) {
             Ok(batch) => out.batches.push(batch),
             Err(_) => out.corrupt_ranges += 1,
         }
@@ -82,7 +77,38 @@ pub fn read_segment_with<B>(
     Ok(out)
 }
 
+/// A segment's bytes and what scanning them found.
+struct RawSegment {
+    bytes: Vec<u8>,
+    scan: segment::SegmentScan,
+}
+
+impl RawSegment {
+    fn read(wal_dir: &Path, id: u64) -> Result<Self, StoreError> {
+        let path = segment::segment_path(wal_dir, id);
+        let bytes = fs::read(&path).map_err(StoreError::io(&path))?;
+        let scan = match valid_len(wal_dir, id) {
+            Some(len) => segment::scan(&bytes, len, Tail::Sealed),
+            None => segment::scan(&bytes, ALL_VALID, Tail::MayBeTorn),
+        };
+        Ok(RawSegment { bytes, scan })
+    }
+}
+
+/// What compaction found in a segment besides its events: what `retire_segment` reports.
+struct Damage {
+    corrupt_ranges: usize,
+    records: usize,
+    nonce: u64,
+}
+
+/// One partition's events: (UTC day number, app id) → events borrowed from the segment.
+type Partitions<'a> = BTreeMap<(i64, &'a str), Vec<EventView<'a>>>;
+
 /// Compacts segment `id`; returns the number of events written.
+///
+/// Memory: the segment's bytes, a fixed-size view per event (no allocation per event), and one
+/// Arrow chunk of [`CHUNK_ROWS`] rows at a time; not the whole segment decoded.
 pub(crate) fn compact_segment(
     data_dir: &Path,
     config: &StoreConfig,
@@ -91,41 +117,82 @@ pub(crate) fn compact_segment(
     id: u64,
 ) -> Result<u64, StoreError> {
     let wal_dir = data_dir.join("wal");
-    let contents = read_segment(&wal_dir, id)?;
-    // Partitions by UTC day number: the date is formatted once per partition, not per event.
-    let mut partitions: BTreeMap<(i64, &str), Vec<&StoredEvent>> = BTreeMap::new();
-    for batch in &contents.batches {
-        for e in &batch.events {
+    let raw = RawSegment::read(&wal_dir, id)?;
+    let (partitions, damage) = partition(&raw);
+    let mut events = 0;
+    for (&(day, app_id), rows) in &partitions {
+        write_partition(
+            data_dir,
+            config,
+            stats,
+            id,
+            damage.nonce,
+            (day, app_id),
+            rows,
+        )?;
+        events += rows.len() as u64;
+    }
+    persist_dedup_keys(dedup, &partitions).map_err(StoreError::io(&data_dir.join("dedup")))?;
+    drop(partitions);
+    drop(raw);
+    retire_segment(&wal_dir, id, &damage, stats)?;
+    stats.segments_compacted.fetch_add(1, Relaxed);
+    stats.events_compacted.fetch_add(events, Relaxed);
+    Ok(events)
+}
+
+/// Groups the segment's events by partition (by UTC day number: the date is formatted once per
+/// partition, not per event), each partition sorted in the lake's order.
+fn partition(raw: &RawSegment) -> (Partitions<'_>, Damage) {
+    let mut damage = Damage {
+        corrupt_ranges: raw.scan.corrupt.len(),
+        records: 0,
+        nonce: raw.scan.nonce,
+    };
+    let mut partitions = Partitions::new();
+    for range in &raw.scan.records {
+        let Ok(batch) = record::decode_view(&raw.bytes[range.clone()]) else {
+            damage.corrupt_ranges += 1;
+            continue;
+        };
+        damage.records += 1;
+        for e in batch.events {
             partitions
-                .entry((e.started_at_ms.div_euclid(MS_PER_DAY), &batch.app_id))
+                .entry((e.started_at_ms.div_euclid(MS_PER_DAY), batch.app_id))
                 .or_default()
                 .push(e);
         }
     }
-    let mut events = 0;
-    for ((day, app_id), mut rows) in partitions {
-        let date = date_of(day * MS_PER_DAY);
-        sort_rows(&mut rows);
-        let path = partition_dir(&data_dir.join("events"), &date, app_id).join(format!(
-            "part-{}.parquet",
-            part_uuid(id, contents.nonce, &date, app_id)
-        ));
-        let batch =
-            lake::to_record_batch(app_id, &rows).map_err(|e| StoreError::Parquet(e.to_string()))?;
-        let props =
-            lake::writer_properties(config.parquet_zstd_level, config.parquet_row_group_rows);
-        let bytes =
-            lake::write_parquet_file(&path, &batch, props).map_err(StoreError::io(&path))?;
-        stats.parquet_files_written.fetch_add(1, Relaxed);
-        stats.parquet_bytes_written.fetch_add(bytes, Relaxed);
-        events += rows.len() as u64;
-    }
-    persist_dedup_keys(dedup, &contents.batches)
-        .map_err(StoreError::io(&data_dir.join("dedup")))?;
-    retire_segment(&wal_dir, id, &contents, stats)?;
-    stats.segments_compacted.fetch_add(1, Relaxed);
-    stats.events_compacted.fetch_add(events, Relaxed);
-    Ok(events)
+    partitions.values_mut().for_each(sort_rows);
+    (partitions, damage)
+}
+
+/// Rows per Arrow batch handed to the Parquet writer: bounds the Arrow copy of a partition.
+const CHUNK_ROWS: usize = 65_536;
+
+fn write_partition(
+    data_dir: &Path,
+    config: &StoreConfig,
+    stats: &StoreStats,
+    id: u64,
+    nonce: u64,
+    (day, app_id): (i64, &str),
+    rows: &[EventView<'_>],
+) -> Result<(), StoreError> {
+    let date = date_of(day * MS_PER_DAY);
+    let path = partition_dir(&data_dir.join("events"), &date, app_id).join(format!(
+        "part-{}.parquet",
+        part_uuid(id, nonce, &date, app_id)
+    ));
+    let batches = rows
+        .chunks(CHUNK_ROWS)
+        .map(|chunk| lake::to_record_batch(app_id, chunk).map_err(std::io::Error::other));
+    let props = lake::writer_properties(config.parquet_zstd_level, config.parquet_row_group_rows);
+    let bytes = lake::write_parquet_batches(&path, fingertip_model::event_schema(), batches, props)
+        .map_err(StoreError::io(&path))?;
+    stats.parquet_files_written.fetch_add(1, Relaxed);
+    stats.parquet_bytes_written.fetch_add(bytes, Relaxed);
+    Ok(())
 }
 
 const MS_PER_DAY: i64 = 86_400_000;
@@ -136,24 +203,15 @@ type SortKey = (u32, [u8; 16], i64, u128);
 /// Sorts one partition's rows by (org_unit, person, started_at, event_id). The org units are
 /// ranked once, so the sort compares integers instead of strings (string comparisons were the
 /// largest cost of compaction in the ingest profile of docs/benchmarks.md).
-fn sort_rows(rows: &mut Vec<&StoredEvent>) {
-    let mut units: Vec<&str> = rows.iter().map(|e| e.org_unit.as_str()).collect();
+fn sort_rows(rows: &mut Vec<EventView<'_>>) {
+    let mut units: Vec<&str> = rows.iter().map(|e| e.org_unit).collect();
     units.sort_unstable();
     units.dedup();
     let rank = |unit: &str| units.binary_search(&unit).unwrap_or(0) as u32;
-    let mut keyed: Vec<(SortKey, &StoredEvent)> = rows
-        .iter()
-        .map(|e| {
-            (
-                (rank(&e.org_unit), e.person, e.started_at_ms, e.event_id),
-                *e,
-            )
-        })
-        .collect();
-    // The keys are distinct (an event id is stored once per app), so unstable sorting is exact.
-    keyed.sort_unstable_by_key(|a| a.0);
-    rows.clear();
-    rows.extend(keyed.into_iter().map(|(_, e)| e));
+    // Each key is computed once; they are distinct (an event id is stored once per app).
+    rows.sort_by_cached_key(|e| -> SortKey {
+        (rank(e.org_unit), e.person, e.started_at_ms, e.event_id)
+    });
 }
 
 /// A name that is the same every time this segment's partition is compacted, and differs for
@@ -178,10 +236,10 @@ fn part_uuid(segment: u64, nonce: u64, date: &str, app_id: &str) -> uuid::Uuid {
 
 /// Files the segment's keys under the dedup index's (logical) today: a key is kept for at
 /// least the window from its compaction, which is never earlier than its receipt.
-fn persist_dedup_keys(dedup: &DedupIndex, batches: &[StoredBatch]) -> std::io::Result<()> {
-    let keys: Vec<u64> = batches
+fn persist_dedup_keys(dedup: &DedupIndex, partitions: &Partitions<'_>) -> std::io::Result<()> {
+    let keys: Vec<u64> = partitions
         .iter()
-        .flat_map(|b| b.events.iter().map(|e| dedup_key(&b.app_id, e.event_id)))
+        .flat_map(|(&(_, app_id), rows)| rows.iter().map(move |e| dedup_key(app_id, e.event_id)))
         .collect();
     dedup.persist(dedup.today(), &keys)
 }
@@ -189,7 +247,7 @@ fn persist_dedup_keys(dedup: &DedupIndex, batches: &[StoredBatch]) -> std::io::R
 fn retire_segment(
     wal_dir: &Path,
     id: u64,
-    contents: &SegmentContents,
+    contents: &Damage,
     stats: &StoreStats,
 ) -> Result<(), StoreError> {
     let path = segment::segment_path(wal_dir, id);
@@ -204,7 +262,7 @@ fn retire_segment(
         tracing::error!(
             segment = id,
             damaged_ranges = contents.corrupt_ranges,
-            recovered_records = contents.batches.len(),
+            recovered_records = contents.records,
             quarantined = %target.display(),
             "WAL segment held corrupted acknowledged data: the readable records were stored, the segment was quarantined for inspection."
         );

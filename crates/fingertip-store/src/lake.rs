@@ -19,7 +19,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 
-use crate::record::StoredEvent;
+use crate::record::EventView;
 
 /// Where the Parquet file of one partition of one WAL segment goes.
 pub fn partition_dir(events_dir: &Path, date: &str, app_id: &str) -> PathBuf {
@@ -50,7 +50,7 @@ pub fn writer_properties(zstd_level: i32, row_group_rows: usize) -> WriterProper
 /// Builds the Arrow batch of events that all belong to `app_id`.
 pub fn to_record_batch(
     app_id: &str,
-    events: &[&StoredEvent],
+    events: &[EventView<'_>],
 ) -> Result<RecordBatch, arrow_schema::ArrowError> {
     let n = events.len();
     let mut event_id = StringBuilder::with_capacity(n, n * 36);
@@ -76,10 +76,10 @@ pub fn to_record_batch(
                 .encode_lower(&mut uuid_buf),
         );
         app.append_value(app_id);
-        org_unit.append_value(&e.org_unit);
+        org_unit.append_value(e.org_unit);
         person.append_value(e.person)?;
-        epoch.append_value(&e.key_epoch);
-        event_type.append_value(&e.event_type);
+        epoch.append_value(e.key_epoch);
+        event_type.append_value(e.event_type);
         trigger.append_value(e.trigger.as_str());
         started.append_value(e.started_at_ms);
         duration.append_value(e.duration_s);

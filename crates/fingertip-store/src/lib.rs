@@ -202,6 +202,15 @@ impl Store {
             DedupIndex::open(data_dir, config.dedup_window_days, now_ms())
                 .map_err(StoreError::io(&data_dir.join("dedup")))?,
         );
+        if dedup.lost_keys() {
+            let events = data_dir.join("events");
+            let keys = dedup::rebuild::from_lake(&dedup, &events, config.dedup_window_days)
+                .map_err(StoreError::io(&events))?;
+            tracing::warn!(
+                keys,
+                "A dedup day file was damaged inside; the keys of the Parquet files written within the dedup window were remembered again from the lake."
+            );
+        }
         let stats = Arc::new(StoreStats::default());
         stats
             .dedup_damaged_records

@@ -225,7 +225,7 @@ mod tests {
         let dir = partition_dir(&data.join("events"), "2026-10-01", "a");
         for i in 0..files {
             let e = event(i);
-            let batch = to_record_batch("a", &[&e]).unwrap();
+            let batch = to_record_batch("a", &[e.view()]).unwrap();
             let props = writer_properties(3, 1024);
             write_parquet_file(&dir.join(format!("part-{i:04}.parquet")), &batch, props).unwrap();
         }
@@ -304,7 +304,7 @@ mod tests {
                 fs::rename(&output, tmp_path(&output)).unwrap();
                 for i in 5..10u128 {
                     let e = event(i);
-                    let batch = to_record_batch("a", &[&e]).unwrap();
+                    let batch = to_record_batch("a", &[e.view()]).unwrap();
                     let path = dir.join(format!("part-{i:04}.parquet"));
                     write_parquet_file(&path, &batch, writer_properties(3, 1024)).unwrap();
                 }

@@ -53,6 +53,85 @@ impl StoredEvent {
             data_elements: elements,
         }
     }
+
+    /// Borrows this event as the lake's writer reads it.
+    pub fn view(&self) -> EventView<'_> {
+        EventView {
+            event_id: self.event_id,
+            person: self.person,
+            key_epoch: &self.key_epoch,
+            org_unit: &self.org_unit,
+            event_type: &self.event_type,
+            trigger: self.trigger,
+            started_at_ms: self.started_at_ms,
+            duration_s: self.duration_s,
+            data_elements: Elements::Owned(&self.data_elements),
+        }
+    }
+}
+
+impl From<EventView<'_>> for StoredEvent {
+    fn from(v: EventView<'_>) -> Self {
+        StoredEvent {
+            event_id: v.event_id,
+            person: v.person,
+            key_epoch: v.key_epoch.to_owned(),
+            org_unit: v.org_unit.to_owned(),
+            event_type: v.event_type.to_owned(),
+            trigger: v.trigger,
+            started_at_ms: v.started_at_ms,
+            duration_s: v.duration_s,
+            data_elements: v.data_elements.iter().map(str::to_owned).collect(),
+        }
+    }
+}
+
+/// One event borrowed from a WAL payload (or from a [`StoredEvent`]): what compaction reads,
+/// with no allocation per event, so its memory is the segment's bytes plus a fixed size per
+/// event.
+#[derive(Debug, Clone, Copy)]
+pub struct EventView<'a> {
+    pub event_id: u128,
+    pub person: [u8; 16],
+    pub key_epoch: &'a str,
+    pub org_unit: &'a str,
+    pub event_type: &'a str,
+    pub trigger: Trigger,
+    pub started_at_ms: i64,
+    pub duration_s: f64,
+    pub data_elements: Elements<'a>,
+}
+
+/// An event's data elements: still encoded in a payload the decoder checked, or owned strings.
+#[derive(Debug, Clone, Copy)]
+pub enum Elements<'a> {
+    /// The `(u8 length, bytes)` pairs after the count, each checked to be UTF-8.
+    Encoded(&'a [u8]),
+    Owned(&'a [String]),
+}
+
+impl<'a> Elements<'a> {
+    pub fn iter(self) -> impl Iterator<Item = &'a str> {
+        let (mut encoded, owned): (&[u8], &[String]) = match self {
+            Elements::Encoded(bytes) => (bytes, &[]),
+            Elements::Owned(strings) => (&[], strings),
+        };
+        let decoded = std::iter::from_fn(move || {
+            let (&n, rest) = encoded.split_first()?;
+            let item = rest.get(..n as usize)?;
+            encoded = &rest[n as usize..];
+            Some(std::str::from_utf8(item).unwrap_or_default())
+        });
+        owned.iter().map(String::as_str).chain(decoded)
+    }
+}
+
+/// The events of one request, borrowed from its payload.
+#[derive(Debug, Clone)]
+pub struct BatchView<'a> {
+    pub app_id: &'a str,
+    pub received_at_ms: i64,
+    pub events: Vec<EventView<'a>>,
 }
 
 /// The events of one request as read back from the WAL.
@@ -161,9 +240,6 @@ impl<'a> Reader<'a> {
         let bytes = self.take(n)?;
         std::str::from_utf8(bytes).map_err(|_| DecodeError { offset: at })
     }
-    fn string(&mut self) -> Result<String, DecodeError> {
-        self.str().map(str::to_owned)
-    }
     fn trigger(&mut self) -> Result<Trigger, DecodeError> {
         let at = self.pos;
         Trigger::from_u8(self.u8()?).ok_or(DecodeError { offset: at })
@@ -192,16 +268,26 @@ fn decode_header(payload: &[u8]) -> Result<(Reader<'_>, &str, i64, usize), Decod
     Ok((r, app_id, received_at_ms, count))
 }
 
-/// Decodes one payload.
+/// Decodes one payload into owned events.
 pub fn decode(payload: &[u8]) -> Result<StoredBatch, DecodeError> {
+    let view = decode_view(payload)?;
+    Ok(StoredBatch {
+        app_id: view.app_id.to_owned(),
+        received_at_ms: view.received_at_ms,
+        events: view.events.into_iter().map(StoredEvent::from).collect(),
+    })
+}
+
+/// Decodes one payload into events borrowed from it, checking it exactly as [`decode`] does.
+pub fn decode_view(payload: &[u8]) -> Result<BatchView<'_>, DecodeError> {
     let (mut r, app_id, received_at_ms, count) = decode_header(payload)?;
     let mut events = Vec::with_capacity(count.min(payload.len() / 40));
     for _ in 0..count {
         events.push(decode_event(&mut r)?);
     }
     r.finish()?;
-    Ok(StoredBatch {
-        app_id: app_id.to_owned(),
+    Ok(BatchView {
+        app_id,
         received_at_ms,
         events,
     })
@@ -222,7 +308,7 @@ pub fn decode_keys(payload: &[u8]) -> Result<BatchKeys, DecodeError> {
     let (mut r, app_id, received_at_ms, count) = decode_header(payload)?;
     let mut event_ids = Vec::with_capacity(count.min(payload.len() / 40));
     for _ in 0..count {
-        event_ids.push(skip_event(&mut r)?);
+        event_ids.push(decode_event(&mut r)?.event_id);
     }
     r.finish()?;
     Ok(BatchKeys {
@@ -232,34 +318,21 @@ pub fn decode_keys(payload: &[u8]) -> Result<BatchKeys, DecodeError> {
     })
 }
 
-/// Checks one event and returns its id.
-fn skip_event(r: &mut Reader<'_>) -> Result<u128, DecodeError> {
-    let event_id = u128::from_le_bytes(r.array()?);
-    r.take(16)?;
-    for _ in 0..3 {
-        r.str()?;
-    }
-    r.trigger()?;
-    r.take(16)?;
-    let n = u16::from_le_bytes(r.array()?);
-    for _ in 0..n {
-        r.str()?;
-    }
-    Ok(event_id)
-}
-
-fn decode_event(r: &mut Reader<'_>) -> Result<StoredEvent, DecodeError> {
+fn decode_event<'a>(r: &mut Reader<'a>) -> Result<EventView<'a>, DecodeError> {
     let event_id = u128::from_le_bytes(r.array()?);
     let person = r.array()?;
-    let key_epoch = r.string()?;
-    let org_unit = r.string()?;
-    let event_type = r.string()?;
+    let key_epoch = r.str()?;
+    let org_unit = r.str()?;
+    let event_type = r.str()?;
     let trigger = r.trigger()?;
     let started_at_ms = i64::from_le_bytes(r.array()?);
     let duration_s = f64::from_le_bytes(r.array()?);
-    let n = u16::from_le_bytes(r.array()?) as usize;
-    let data_elements = (0..n).map(|_| r.string()).collect::<Result<_, _>>()?;
-    Ok(StoredEvent {
+    let n = u16::from_le_bytes(r.array()?);
+    let start = r.pos;
+    for _ in 0..n {
+        r.str()?;
+    }
+    Ok(EventView {
         event_id,
         person,
         key_epoch,
@@ -268,7 +341,7 @@ fn decode_event(r: &mut Reader<'_>) -> Result<StoredEvent, DecodeError> {
         trigger,
         started_at_ms,
         duration_s,
-        data_elements,
+        data_elements: Elements::Encoded(&r.buf[start..r.pos]),
     })
 }
 

@@ -2,7 +2,8 @@
 //!
 //! Keys are 64-bit hashes of the pair, computed by [`dedup_key`] — a fixed function of this
 //! crate, so keys written to disk stay valid across restarts and upgrades. In memory there is
-//! one hash set per day of receipt (≈10 bytes per key); a lookup probes every day still held.
+//! one [`keyset::KeySet`] per day of receipt (≈8 bytes per key); a lookup probes every day
+//! still held.
 //! On disk, the compactor appends the keys of each compacted WAL segment to
 //! `<data>/dedup/<day>.keys` ([`dayfile`]) before the segment is deleted; keys still in the WAL
 //! are recovered by replay.
@@ -14,16 +15,18 @@
 
 pub mod clock;
 pub mod dayfile;
+mod keyset;
+pub mod rebuild;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::fs;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use clock::LogicalClock;
+use keyset::KeySet;
 
 pub(crate) const MS_PER_DAY: i64 = 86_400_000;
 
@@ -50,26 +53,6 @@ fn fmix64(mut k: u64) -> u64 {
     k ^ (k >> 33)
 }
 
-/// Keys are already well mixed: hash them as themselves.
-#[derive(Default)]
-struct Identity(u64);
-
-impl Hasher for Identity {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 << 8) | u64::from(*b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-type KeySet = HashSet<u64, BuildHasherDefault<Identity>>;
-
 /// The day number (days since 1970-01-01, UTC) of an instant.
 pub fn day_of(ms: i64) -> i64 {
     ms.div_euclid(MS_PER_DAY)
@@ -81,17 +64,10 @@ pub struct DedupIndex {
     dir: PathBuf,
     window_days: i64,
     clock: LogicalClock,
-    days: Mutex<BTreeMap<i64, KeySetBox>>,
+    days: Mutex<BTreeMap<i64, KeySet>>,
     damaged_records: AtomicU64,
-}
-
-#[derive(Default)]
-struct KeySetBox(KeySet);
-
-impl std::fmt::Debug for KeySetBox {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} keys", self.0.len())
-    }
+    /// A day file was damaged or torn at open, so keys may be missing from it.
+    lost_keys: std::sync::atomic::AtomicBool,
 }
 
 /// The day files in `dir`: `(day, path)`.
@@ -127,6 +103,7 @@ impl DedupIndex {
             clock,
             days: Mutex::default(),
             damaged_records: AtomicU64::new(0),
+            lost_keys: Default::default(),
         };
         let today = index.today();
         for (day, path) in files {
@@ -146,14 +123,24 @@ impl DedupIndex {
         if !file.damaged.is_empty() {
             self.damaged_records
                 .fetch_add(file.damaged.len() as u64, Relaxed);
+            self.lost_keys.store(true, Relaxed);
             tracing::error!(path = %path.display(), damaged_ranges = file.damaged.len(), "Dedup day file holds damaged records; skipped them and kept every key after them.");
         }
         if file.torn_bytes() > 0 {
             self.damaged_records.fetch_add(1, Relaxed);
+            // A crash during an append leaves its keys in the WAL, but bit rot in a last record
+            // looks the same: the lake is asked either way.
+            self.lost_keys.store(true, Relaxed);
             tracing::warn!(path = %path.display(), bytes = file.torn_bytes(), "Cut a torn append off a dedup day file (its keys are replayed from the WAL segment that still holds them).");
             dayfile::repair(path, &file)?;
         }
         Ok(file.keys)
+    }
+
+    /// Whether a damaged or torn day file may have lost keys at open: then
+    /// [`rebuild::from_lake`] gives them back from the Parquet they were stored in.
+    pub fn lost_keys(&self) -> bool {
+        self.lost_keys.load(Relaxed)
     }
 
     /// The logical day now: the day new keys are filed under.
@@ -166,7 +153,7 @@ impl DedupIndex {
         self.damaged_records.load(Relaxed)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<i64, KeySetBox>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<i64, KeySet>> {
         self.days.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -176,8 +163,8 @@ impl DedupIndex {
         let mut days = self.lock();
         keys.iter()
             .map(|k| {
-                let seen = days.values().any(|set| set.0.contains(k));
-                !seen && days.entry(day).or_default().0.insert(*k)
+                let seen = days.values().any(|set| set.contains(*k));
+                !seen && days.entry(day).or_default().insert(*k)
             })
             .collect()
     }
@@ -185,9 +172,7 @@ impl DedupIndex {
     /// Forgets keys inserted under `day` whose events were then not stored.
     pub fn forget(&self, day: i64, keys: &[u64]) {
         if let Some(set) = self.lock().get_mut(&day) {
-            for k in keys {
-                set.0.remove(k);
-            }
+            set.remove_all(keys);
         }
     }
 
@@ -196,7 +181,6 @@ impl DedupIndex {
         self.lock()
             .entry(day)
             .or_default()
-            .0
             .extend(keys.iter().copied());
     }
 
@@ -220,7 +204,7 @@ impl DedupIndex {
 
     /// How many keys are remembered.
     pub fn len(&self) -> usize {
-        self.lock().values().map(|s| s.0.len()).sum()
+        self.lock().values().map(KeySet::len).sum()
     }
 
     pub fn is_empty(&self) -> bool {
