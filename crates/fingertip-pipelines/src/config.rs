@@ -1,5 +1,6 @@
 //! `[pipelines]` in `fingertip.toml`.
 
+use fingertip_query::MemoryLimit;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -18,6 +19,8 @@ pub struct PipelinesConfig {
     pub delta: f64,
     /// DataFusion partitions (0: one per core).
     pub threads: usize,
+    /// The memory pool of a run's session (0: no limit); past it, operators spill to disk.
+    pub memory_limit: MemoryLimit,
 }
 
 impl Default for PipelinesConfig {
@@ -30,6 +33,7 @@ impl Default for PipelinesConfig {
             min_persons: 10,
             delta: 1e-7,
             threads: 0,
+            memory_limit: MemoryLimit::default(),
         }
     }
 }

@@ -169,7 +169,10 @@ impl Runner {
     ) -> Result<SessionContext, PipelineError> {
         let (ctx, _) = fingertip_query::lake::session_named(
             &self.data_dir,
-            self.config.threads,
+            &fingertip_query::Limits {
+                threads: self.config.threads,
+                memory: self.config.memory_limit,
+            },
             &self.catalog,
             "lake_events",
         )

@@ -20,6 +20,7 @@ use crate::answer::Answer;
 use crate::bounds::{self, BoundsRequest};
 use crate::error::QueryError;
 use crate::guard::{self, Analyzed, DomainColumn};
+use crate::limits::{Limits, MemoryLimit};
 use crate::refusal::{Refusal, code};
 use crate::stages::{self, Quantities};
 use crate::{estimate, lake, output, post, release};
@@ -42,6 +43,8 @@ pub struct QueryConfig {
     pub estimation_share: f64,
     /// DataFusion partitions (0: one per core).
     pub threads: usize,
+    /// The memory pool of a query's session (0: no limit); past it, operators spill to disk.
+    pub memory_limit: MemoryLimit,
 }
 
 impl Default for QueryConfig {
@@ -53,6 +56,7 @@ impl Default for QueryConfig {
             max_epsilon_per_query: 5.0,
             estimation_share: 0.2,
             threads: 0,
+            memory_limit: MemoryLimit::default(),
         }
     }
 }
@@ -220,7 +224,11 @@ impl Engine {
     /// ε split and δ, the epochs to charge. Refusals come from here, so they charge nothing.
     pub(crate) async fn prepare(&self, request: &QueryRequest) -> Result<Prepared, QueryError> {
         let delta = self.check_parameters(request)?;
-        let (ctx, dims) = lake::session(&self.data_dir, self.config.threads, &self.catalog)
+        let limits = Limits {
+            threads: self.config.threads,
+            memory: self.config.memory_limit,
+        };
+        let (ctx, dims) = lake::session(&self.data_dir, &limits, &self.catalog)
             .await
             .map_err(QueryError::engine)?;
         let analyzed = accept(&ctx, &request.sql, &dims).await?;

@@ -20,8 +20,10 @@ use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::error::{DataFusionError, Result};
-use datafusion::prelude::{CsvReadOptions, SessionConfig, SessionContext};
+use datafusion::prelude::{CsvReadOptions, SessionContext};
 use fingertip_model::Catalog;
+
+use crate::limits::Limits;
 
 /// The name of the event table.
 pub const EVENTS: &str = "events";
@@ -46,30 +48,24 @@ pub fn file_schema() -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-/// A DataFusion session over the lake of `data_dir`, with `threads` partitions (0: all cores).
+/// A DataFusion session over the lake of `data_dir`, within `limits`.
 pub async fn session(
     data_dir: &Path,
-    threads: usize,
+    limits: &Limits,
     catalog: &Catalog,
 ) -> Result<(SessionContext, Vec<Dimension>)> {
-    session_named(data_dir, threads, catalog, EVENTS).await
+    session_named(data_dir, limits, catalog, EVENTS).await
 }
 
 /// Like [`session`], registering the lake under `events_name` (pipelines put a filtered view
 /// named `events` over it).
 pub async fn session_named(
     data_dir: &Path,
-    threads: usize,
+    limits: &Limits,
     catalog: &Catalog,
     events_name: &str,
 ) -> Result<(SessionContext, Vec<Dimension>)> {
-    let mut config = SessionConfig::new()
-        .with_information_schema(false)
-        .with_create_default_catalog_and_schema(true);
-    if threads > 0 {
-        config = config.with_target_partitions(threads);
-    }
-    let ctx = SessionContext::new_with_config(config);
+    let ctx = SessionContext::new_with_config_rt(limits.session_config(), limits.runtime()?);
     register_events(&ctx, &data_dir.join("events"), events_name)?;
     let mut dims = vec![register_catalog(&ctx, catalog)?];
     dims.extend(register_dimension_dir(&ctx, &data_dir.join("dimensions")).await?);

@@ -35,11 +35,18 @@ pub struct RunArgs {
     /// A directory of pipeline files (default: the pipelines built into the binary).
     #[arg(long)]
     pub pipelines: Option<PathBuf>,
+    /// Memory for the run's engine, e.g. 512MiB or 4GiB; past it, it spills to disk
+    /// (default: `[pipelines] memory_limit`, 2GiB; 0: no limit).
+    #[arg(long, value_name = "SIZE")]
+    pub memory_limit: Option<fingertip_query::MemoryLimit>,
 }
 
 pub fn run(cmd: PipelineCommand) -> Result<i32> {
     let PipelineCommand::Run(args) = cmd;
-    let config = Config::load(&args.data.data, args.data.config.as_deref())?;
+    let mut config = Config::load(&args.data.data, args.data.config.as_deref())?;
+    if let Some(limit) = args.memory_limit {
+        config.pipelines.memory_limit = limit;
+    }
     let runner = runner(&args.data.data, &config)?;
     let tz = runner.time_zone()?;
     let weeks = match (&args.week, &args.from, &args.to) {

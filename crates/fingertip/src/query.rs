@@ -31,6 +31,10 @@ pub struct QueryArgs {
     /// Who is charged in the ledger (default: cli:$USER).
     #[arg(long)]
     pub principal: Option<String>,
+    /// Memory for the query's engine, e.g. 512MiB or 2GiB; past it, it spills to disk
+    /// (default: `[query] memory_limit`, 2GiB; 0: no limit).
+    #[arg(long, value_name = "SIZE")]
+    pub memory_limit: Option<fingertip_query::MemoryLimit>,
     /// The SQL query.
     pub sql: String,
 }
@@ -59,7 +63,10 @@ pub fn engine(data: &DataArgs, config: &Config) -> Result<Engine> {
 }
 
 pub fn run(args: QueryArgs) -> Result<i32> {
-    let config = Config::load(&args.data.data, args.data.config.as_deref())?;
+    let mut config = Config::load(&args.data.data, args.data.config.as_deref())?;
+    if let Some(limit) = args.memory_limit {
+        config.query.memory_limit = limit;
+    }
     let engine = engine(&args.data, &config)?;
     let request = QueryRequest {
         sql: args.sql.clone(),

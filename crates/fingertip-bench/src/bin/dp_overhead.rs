@@ -53,9 +53,16 @@ async fn run(args: &Args) -> Result<serde_json::Value> {
     let week_list = weeks::range(&args.from, &args.to, tz)?;
     let started = Instant::now();
     let catalog = fingertip_model::Catalog::embedded();
-    let (ctx, _) =
-        fingertip_query::lake::session_named(&args.data, args.threads, &catalog, "lake_events")
-            .await?;
+    let (ctx, _) = fingertip_query::lake::session_named(
+        &args.data,
+        &fingertip_query::Limits {
+            threads: args.threads,
+            memory: fingertip_query::MemoryLimit(0),
+        },
+        &catalog,
+        "lake_events",
+    )
+    .await?;
     let config = fingertip_pipelines::PipelinesConfig {
         time_zone: args.tz.clone(),
         ..Default::default()
