@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Reads the outputs of `fingertip pipeline run` with independent readers and prints one JSON
-object describing them, for tests/tests/pipelines_outputs.rs.
+object describing them, for tests/tests/pipelines/outputs.rs.
 
     python3 tests/python/read_indices.py <out-dir>
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Reads a Fingertip Parquet lake with independent readers (pyarrow, and DuckDB when it is
-installed) and prints one JSON object describing it, for tests/tests/ingest_parquet.rs.
+installed) and prints one JSON object describing it, for tests/tests/ingest/parquet.rs.
 
     python3 tests/python/read_lake.py <data-dir>
 

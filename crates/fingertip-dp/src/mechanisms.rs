@@ -171,7 +171,7 @@ fn threshold_measurement(scale: f64, threshold: i64) -> Result<ThresholdMeasurem
 // NoiseThresholdPrivacyMap_for_ZExpFamily1.tex) takes "not released" to be `c + Z ≤ T` and
 // charges δ = P[Z > T - Δ∞] per group, while a lone person's group (c = Δ∞ = 1) is released
 // when `1 + Z ≥ T`, i.e. with probability P[Z ≥ T - 1] = e^{1/b} · P[Z > T - 1]: the real δ was
-// 1.6× the charged one at scale 2 and 2.7× at scale 1 (tests/tests/dp_noise.rs measures it).
+// 1.6× the charged one at scale 2 and 2.7× at scale 1 (tests/tests/dp/noise.rs measures it).
 // Keeping only counts strictly above OpenDP's threshold is exactly the mechanism its proof is
 // about, so the δ it reports is the real one again.
 

@@ -1,5 +1,5 @@
 //! Test-only (`test-util`): many draws of one query's release, for the empirical privacy
-//! audit (`tests/tests/dp_accuracy/audit.rs`). The query is accepted, planned and run to its
+//! audit (`tests/tests/dp/accuracy/audit.rs`). The query is accepted, planned and run to its
 //! exact release-stage values once, exactly as [`Engine::run`] does; then its noise is drawn
 //! `n` times by the same `release::apply`. Nothing is charged: this never serves a request.
 

@@ -1,6 +1,6 @@
 //! Integration tests of the rendered report: self-containment, charts per index, privacy
 //! statements, suppressed cells, escaping, refusals. (That a real browser loads a real run's
-//! report without a console message is checked end to end in `tests/tests/pipelines_outputs.rs`.)
+//! report without a console message is checked end to end in `tests/tests/pipelines/outputs.rs`.)
 
 mod common;
 

@@ -14,7 +14,7 @@
 //!
 //! Accepted queries run with the test-only no-noise strategy, so the expected rows are the
 //! exact bounded values; refused queries must fail with the given code and spend nothing.
-//! `FINGERTIP_SLT_COMPLETE=1 cargo test --test sql_golden` rewrites the expectations.
+//! `FINGERTIP_SLT_COMPLETE=1 cargo test --test dp sql_golden` rewrites the expectations.
 
 use std::path::{Path, PathBuf};
 
@@ -249,7 +249,6 @@ async fn sql_golden_files() {
     );
 }
 
-#[path = "sql_golden/fuzz.rs"]
 mod fuzz;
 
 /// Random SQL against invariants that do not trust the guard (see `fuzz.rs`).

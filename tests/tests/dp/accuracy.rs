@@ -12,7 +12,6 @@
 //! measure) or ±4.5 (per cell); with the ~40 comparisons here a correct engine fails this file
 //! well under once in a thousand runs.
 
-#[path = "dp_accuracy/audit.rs"]
 mod audit;
 
 use std::collections::BTreeMap;

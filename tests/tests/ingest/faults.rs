@@ -6,21 +6,13 @@
 //! told: each acknowledged event stored exactly once (or, for corrupted acknowledged data, kept
 //! in the quarantine and reported — never dropped silently).
 
-#[path = "ingest_faults/api.rs"]
 mod api;
-#[path = "ingest_faults/dedup.rs"]
 mod dedup;
-#[path = "ingest_faults/memory.rs"]
 mod memory;
-#[path = "ingest_faults/merge.rs"]
 mod merge;
-#[path = "ingest_faults/retention.rs"]
 mod retention;
-#[path = "ingest_faults/schedule.rs"]
 mod schedule;
-#[path = "ingest_faults/wal.rs"]
 mod wal;
-#[path = "ingest_faults/writer.rs"]
 mod writer;
 
 use std::path::{Path, PathBuf};

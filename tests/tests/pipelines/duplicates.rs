@@ -12,7 +12,7 @@
 //! over all apps and 120 000 per app: the two populations are told apart with disjoint
 //! intervals over all apps and units, and in each app over all units. (Per org unit, 24 000
 //! entries, the shipped ε gives a value standard deviation of about 0.19: units are ranked in
-//! `pipelines_accuracy.rs` with more ε.)
+//! `pipelines/accuracy.rs` with more ε.)
 
 use fingertip_model::Trigger;
 use fingertip_pipelines::{Domain, IndexRow};

@@ -85,3 +85,70 @@ async fn affine_columns_carry_the_interval_of_their_source() {
         assert!(!ci.contains_key("weeks_int") && !ci.contains_key("ratio"));
     }
 }
+
+/// The engine works inside its memory pool: a person stage of 60,000 people under a 6 MiB pool
+/// spills and gives exactly the answer it gives without a limit; a pool too small for anything
+/// fails with a clear error, so the limit is really applied.
+#[tokio::test]
+async fn a_memory_limit_spills_instead_of_failing() {
+    let dir = tempfile::tempdir().unwrap();
+    let events: Vec<Event> = (0..60_000)
+        .map(|p| {
+            Event::new(
+                &format!("P{p}"),
+                "attendance",
+                &format!("u{}", p % 3),
+                "check_in",
+                ms("2026-10-05T08:00:00Z") + (p as i64 % 5) * 86_400_000,
+                30.0 + (p % 7) as f64,
+            )
+        })
+        .collect();
+    write_lake(dir.path(), &events).unwrap();
+    let sql = "SELECT org_unit, COUNT(DISTINCT person) AS workers, SUM(duration_s) AS secs \
+               FROM events GROUP BY org_unit ORDER BY org_unit";
+    let run = |limit: u64| {
+        let dir = dir.path().to_path_buf();
+        async move {
+            let config = fingertip_query::QueryConfig {
+                memory_limit: fingertip_query::MemoryLimit(limit),
+                threads: 2,
+                ..Default::default()
+            };
+            let budget = fingertip_dp::BudgetConfig {
+                epsilon_total: 100.0,
+                delta_total: 0.5,
+            };
+            let ledger = fingertip_dp::Ledger::open(&dir, &budget).unwrap();
+            let engine = fingertip_query::Engine::new(
+                &dir,
+                Default::default(),
+                config,
+                ledger,
+                Default::default(),
+            )
+            .without_noise();
+            let req = QueryRequest {
+                sql: sql.into(),
+                epsilon: 1.0,
+                bounds: fingertip_query::BoundsRequest {
+                    max_groups: Some(1),
+                    max_rows: Some(1),
+                    columns: [("secs".to_string(), [0.0, 60.0])].into_iter().collect(),
+                },
+                ..Default::default()
+            };
+            engine.run("t", &req).await
+        }
+    };
+    let unlimited = run(0).await.unwrap();
+    let limited = run(6 << 20).await.unwrap();
+    assert_eq!(limited.rows, unlimited.rows);
+    assert_eq!(unlimited.rows.len(), 3);
+    let starved = run(1 << 10).await.unwrap_err();
+    assert_eq!(starved.code(), "query_failed");
+    assert!(
+        starved.to_string().contains("not enough memory"),
+        "{starved}"
+    );
+}

@@ -1,0 +1,10 @@
+//! The DP SQL engine end to end: golden answers (with the guard fuzzer), the ledger through the
+//! CLI, noise calibration, accuracy and the empirical privacy audit.
+//!
+//! One test binary with a module per concern (each test binary links DataFusion and OpenDP).
+
+mod accuracy;
+mod ledger;
+mod noise;
+mod query_smoke;
+mod sql_golden;

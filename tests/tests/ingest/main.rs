@@ -1,0 +1,12 @@
+//! Ingest end to end: the real `fingertip serve` binary over real sockets and files.
+//!
+//! One test binary with a module per concern (each links the workspace once): the HTTP API,
+//! anonymization at the door, durability across kills, limits, the Parquet the compactor
+//! writes, and the fault suite of issue 9.
+
+mod anonymity;
+mod api;
+mod durability;
+mod faults;
+mod limits;
+mod parquet;

@@ -1,0 +1,8 @@
+//! Burden-index pipelines end to end: the API, outputs, duplicate handling and accuracy.
+//!
+//! One test binary with a module per concern (each test binary links DataFusion and OpenDP).
+
+mod accuracy;
+mod api;
+mod duplicates;
+mod outputs;
