@@ -78,7 +78,7 @@ impl fmt::Display for MemoryLimit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match UNITS
             .iter()
-            .find(|(_, s)| *s > 1 && self.0 > 0 && self.0 % s == 0)
+            .find(|(_, s)| *s > 1 && self.0 > 0 && self.0.is_multiple_of(*s))
         {
             Some((p, s)) => write!(f, "{}{p}iB", self.0 / s),
             None => write!(f, "{}", self.0),
