@@ -49,6 +49,8 @@ use wal::writer::{Command, Writer};
 #[serde(deny_unknown_fields, default)]
 pub struct StoreConfig {
     /// A WAL segment is sealed (and then compacted) once it holds this many bytes...
+    /// Compaction holds one segment's bytes at a time, so this sets most of the server's
+    /// memory under load (16 MiB: ~145 MiB resident; 64 MiB: ~240; docs/benchmarks.md).
     pub segment_max_bytes: u64,
     /// ...or once it is this old and holds at least one record.
     pub segment_max_age_ms: u64,
@@ -73,7 +75,7 @@ pub struct StoreConfig {
 impl Default for StoreConfig {
     fn default() -> Self {
         Self {
-            segment_max_bytes: 64 << 20,
+            segment_max_bytes: 16 << 20,
             segment_max_age_ms: 60_000,
             compaction_interval_ms: 1_000,
             max_group_commit_bytes: 8 << 20,
