@@ -1,8 +1,10 @@
 //! Differential privacy for Fingertip: the only crate that depends on OpenDP.
 //!
 //! It owns the mechanisms every release goes through (discrete Laplace sums and counts,
-//! partition selection by a noisy threshold, private quantiles), the 95% intervals that come
-//! with each released number, and the budget ledger that every release is charged to —
+//! partition selection by a noisy threshold, private quantiles), the release step both
+//! `fingertip query` and pipelines call (fixed-point sums, counts over public or selected
+//! groups, small-cell suppression), the 95% intervals that come with each released number,
+//! and the budget ledger that every release is charged to —
 //! durably — before its answer is returned.
 //!
 //! All noise is integer noise sampled by OpenDP (built with `contrib` and `use-openssl`, without
@@ -20,6 +22,7 @@ pub mod amount;
 mod interval;
 mod ledger;
 mod mechanisms;
+mod release;
 
 pub use interval::{ci_half_width, ci95_half_width, discrete_laplace_tail};
 pub use ledger::{
@@ -28,6 +31,9 @@ pub use ledger::{
 pub use mechanisms::{
     DpError, MAX_EPSILON, MIN_EPSILON, Noise, Released, Selected, laplace, quantile,
     select_partitions, threshold_for, upper_bound,
+};
+pub use release::{
+    Counts, Groups, Sums, fixed_point_unit, release_counts, release_sums, suppressed,
 };
 
 #[cfg(all(feature = "test-util", not(debug_assertions)))]

@@ -14,7 +14,7 @@ use datafusion::arrow::array::AsArray;
 use datafusion::arrow::datatypes::Int64Type;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
-use fingertip_dp::{Noise, ci_half_width, laplace};
+use fingertip_dp::{Noise, fixed_point_unit, release_sums};
 
 use crate::levels::{Cell, Level};
 use crate::people::{People, cells_with};
@@ -140,35 +140,31 @@ async fn noisy_sums(
     noise: Noise,
     eps: f64,
 ) -> Result<BTreeMap<Cell, Noisy>, PipelineError> {
-    let unit = value_unit(bound);
+    let unit = fixed_point_unit(bound);
     let exact = clipped_sums(ctx, spec, level, column, bound, unit).await?;
     let values: Vec<i64> = cells
         .iter()
         .map(|c| exact.get(*c).copied().unwrap_or(0))
         .collect();
+    // Each person's contributions were scaled to an L1 norm of at most `bound` and truncated
+    // to whole steps, so the vector of cell sums moves by at most ⌊bound/unit⌋ steps in L1.
     let linf = (bound / unit).floor() as i64;
-    let r = laplace(noise, &values, 1, linf, eps)?;
-    let half = |alpha| ci_half_width(r.scale, alpha) as f64 * unit;
-    let (h95, h975) = (half(0.05), half(0.025));
+    let r = release_sums(noise, &values, unit, 1, linf, eps)?;
+    let (h95, h975) = (r.half_width(0.05), r.half_width(0.025));
     Ok(cells
         .iter()
         .zip(r.values)
-        .map(|(c, v)| {
+        .map(|(c, value)| {
             (
                 (*c).clone(),
                 Noisy {
-                    value: v as f64 * unit,
+                    value,
                     half95: h95,
                     half975: h975,
                 },
             )
         })
         .collect())
-}
-
-/// The fixed-point step of a sum bounded by `bound`: a power of two giving about 2^20 steps.
-pub fn value_unit(bound: f64) -> f64 {
-    2f64.powi((bound / 1_048_576.0).log2().floor() as i32)
 }
 
 /// The exact per-cell sums of `column` of `person_stage` at `level`, each person's values

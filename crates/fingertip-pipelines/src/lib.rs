@@ -32,8 +32,9 @@ pub use spec::{Kind, PipelineSpec, load as load_pipelines};
 /// The exact, bounded aggregates the release stages add noise to, exposed so that the cost of
 /// differential privacy can be measured (the `dp_overhead` benchmark) on the very same SQL.
 pub mod bounded {
-    pub use crate::index::{clipped_sums, register_person_stage, value_unit};
+    pub use crate::index::{clipped_sums, register_person_stage};
     pub use crate::people::exact_counts_by_level;
+    pub use fingertip_dp::fixed_point_unit as value_unit;
 }
 
 /// One published value, in long form.

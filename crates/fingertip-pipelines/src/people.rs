@@ -13,7 +13,7 @@ use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::arrow::datatypes::Int64Type;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
-use fingertip_dp::{Noise, ci_half_width, laplace, select_partitions};
+use fingertip_dp::{Groups, Noise, release_counts, suppressed};
 
 use crate::PipelineError;
 use crate::levels::{ALL, Cell, Level};
@@ -100,43 +100,34 @@ fn cap(level: Level, caps: &PeopleCaps) -> u32 {
 pub async fn release(ctx: &SessionContext, p: &PeopleParams<'_>) -> Result<People, PipelineError> {
     let levels = Level::all();
     let eps = p.epsilon / levels.len() as f64;
-    let delta = if p.domain.is_public() {
-        0.0
+    let groups = if p.domain.is_public() {
+        Groups::Public
     } else {
-        p.delta / levels.len() as f64
+        Groups::FromData {
+            delta: p.delta / levels.len() as f64,
+        }
     };
     let mut out = People::default();
     for (level, exact) in exact_counts_by_level(ctx, p.caps).await? {
         let l0 = cap(level, p.caps) * p.weeks.len() as u32;
-        let released = if p.domain.is_public() {
-            let cells = p.domain.cells(level, p.weeks);
-            let values: Vec<i64> = cells
-                .iter()
-                .map(|c| exact.get(c).copied().unwrap_or(0))
-                .collect();
-            let r = laplace(p.noise, &values, l0, 1, eps)?;
-            cells
-                .into_iter()
-                .zip(r.values)
-                .map(|(c, v)| (c, v, r.scale))
-                .collect::<Vec<_>>()
-        } else {
-            let cells: Vec<Cell> = exact.keys().cloned().collect();
-            let values: Vec<i64> = exact.values().copied().collect();
-            let s = select_partitions(p.noise, &values, l0, eps, delta)?;
-            s.kept
-                .into_iter()
-                .map(|(i, v)| (cells[i].clone(), v, s.scale))
-                .collect()
+        let cells: Vec<Cell> = match groups {
+            Groups::Public => p.domain.cells(level, p.weeks),
+            Groups::FromData { .. } => exact.keys().cloned().collect(),
         };
-        for (cell, value, scale) in released {
+        let values: Vec<i64> = cells
+            .iter()
+            .map(|c| exact.get(c).copied().unwrap_or(0))
+            .collect();
+        let released = release_counts(p.noise, &values, l0, eps, groups)?;
+        let (half95, half975) = (released.half_width(0.05), released.half_width(0.025));
+        for (i, value) in released.kept {
             let count = Count {
                 value: value as f64,
-                half95: ci_half_width(scale, 0.05) as f64,
-                half975: ci_half_width(scale, 0.025) as f64,
-                suppressed: value < i64::from(p.min_persons),
+                half95,
+                half975,
+                suppressed: suppressed(value, p.min_persons),
             };
-            out.cells.insert(cell, count);
+            out.cells.insert(cells[i].clone(), count);
         }
     }
     Ok(out)

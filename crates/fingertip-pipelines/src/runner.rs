@@ -62,7 +62,8 @@ impl Runner {
         }
     }
 
-    /// Exact releases for tests (the `test-util` feature of `fingertip-dp`).
+    /// Another noise strategy: exact releases for golden tests, or the audit's broken one.
+    #[cfg(feature = "test-util")]
     pub fn with_noise(mut self, noise: Noise) -> Self {
         self.noise = noise;
         self

@@ -5,7 +5,10 @@
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
 use datafusion::common::ScalarValue;
-use fingertip_dp::{DpError, Noise, ci95_half_width, laplace, quantile, select_partitions};
+use fingertip_dp::{
+    DpError, Groups, Noise, Sums, ci95_half_width, fixed_point_unit, quantile, release_counts,
+    release_sums, suppressed,
+};
 
 use crate::stages::{PERSONS, Quantity, group_col, quantity_col};
 
@@ -171,23 +174,18 @@ pub struct Noisy {
 /// Noises the exact release.
 pub fn apply(exact: &Exact, quantities: &[Quantity], p: &NoiseParams) -> Result<Noisy, DpError> {
     let grouped = exact.keys.first().is_some_and(|k| !k.is_empty()) || exact.keys.len() != 1;
-    let (kept, persons_noise, threshold) = if grouped && !p.public {
-        let s = select_partitions(
-            p.noise,
-            &exact.persons,
-            p.max_groups,
-            p.epsilon_persons,
-            p.delta,
-        )?;
-        let noise = laplace_noise("discrete_laplace_threshold", s.epsilon, s.scale, 1.0);
-        (s.kept, noise, Some(s.threshold))
-    } else {
-        let l0 = if grouped { p.max_groups } else { 1 };
-        let r = laplace(p.noise, &exact.persons, l0, 1, p.epsilon_persons)?;
-        let noise = laplace_noise("discrete_laplace", r.epsilon, r.scale, 1.0);
-        (r.values.into_iter().enumerate().collect(), noise, None)
-    };
     let l0 = if grouped { p.max_groups } else { 1 };
+    let (groups, mechanism) = if grouped && !p.public {
+        (
+            Groups::FromData { delta: p.delta },
+            "discrete_laplace_threshold",
+        )
+    } else {
+        (Groups::Public, "discrete_laplace")
+    };
+    let counts = release_counts(p.noise, &exact.persons, l0, p.epsilon_persons, groups)?;
+    let persons_noise = laplace_noise(mechanism, counts.epsilon, counts.scale, 1.0);
+    let kept = counts.kept;
     let mut values = vec![Vec::new(); kept.len()];
     let mut noise_info = Vec::with_capacity(quantities.len());
     for (qi, q) in quantities.iter().enumerate() {
@@ -198,10 +196,10 @@ pub fn apply(exact: &Exact, quantities: &[Quantity], p: &NoiseParams) -> Result<
         noise_info.push(info);
     }
     let mut groups = Vec::new();
-    let mut suppressed = 0;
+    let mut withheld = 0;
     for ((index, persons), quantities) in kept.into_iter().zip(values) {
-        if persons < i64::from(p.min_persons) {
-            suppressed += 1;
+        if suppressed(persons, p.min_persons) {
+            withheld += 1;
             continue;
         }
         groups.push(NoisyGroup {
@@ -212,9 +210,9 @@ pub fn apply(exact: &Exact, quantities: &[Quantity], p: &NoiseParams) -> Result<
     }
     Ok(Noisy {
         groups,
-        suppressed,
+        suppressed: withheld,
         persons_noise,
-        threshold,
+        threshold: counts.threshold,
         quantities: noise_info,
     })
 }
@@ -253,31 +251,40 @@ fn noise_quantity(
                 Quantity::Present { .. } => 1,
                 _ => i64::from(p.max_rows),
             };
-            let r = laplace(p.noise, &ints, l0, linf, p.epsilon_quantity)?;
-            Ok((
-                r.values.iter().map(|v| *v as f64).collect(),
-                laplace_noise("discrete_laplace", r.epsilon, r.scale, 1.0),
-            ))
+            Ok(sums_noise(release_sums(
+                p.noise,
+                &ints,
+                1.0,
+                l0,
+                linf,
+                p.epsilon_quantity,
+            )?))
         }
         Quantity::Total { .. } => {
-            // Integer-scaled: units of `unit`, sensitivity ⌈bound/unit⌉ + 1 (rounding).
+            // Fixed point, rounded to the nearest step: sensitivity ⌈bound/unit⌉ + 1 steps.
             let bound = lo.abs().max(hi.abs()).max(1e-9);
-            // A power of two near bound/2^20: fine enough that rounding is lost in the noise,
-            // and exact for the round numbers durations are.
-            let unit = 2f64.powi((bound / 1_048_576.0).log2().floor() as i32);
-            let ints: Vec<i64> = kept
+            let unit = fixed_point_unit(bound);
+            let steps: Vec<i64> = kept
                 .iter()
                 .map(|(g, _)| (exact.totals[qi][*g] / unit).round() as i64)
                 .collect();
             let linf = (bound / unit).ceil() as i64 + 1;
-            let r = laplace(p.noise, &ints, l0, linf, p.epsilon_quantity)?;
-            Ok((
-                r.values.iter().map(|v| *v as f64 * unit).collect(),
-                laplace_noise("discrete_laplace", r.epsilon, r.scale, unit),
-            ))
+            Ok(sums_noise(release_sums(
+                p.noise,
+                &steps,
+                unit,
+                l0,
+                linf,
+                p.epsilon_quantity,
+            )?))
         }
         Quantity::Values { alpha, .. } => noise_quantiles(exact, qi, kept, l0, p, (lo, hi), *alpha),
     }
+}
+
+fn sums_noise(s: Sums) -> (Vec<f64>, QuantityNoise) {
+    let info = laplace_noise("discrete_laplace", s.epsilon, s.scale_steps, s.unit);
+    (s.values, info)
 }
 
 const QUANTILE_STEPS: usize = 256;
