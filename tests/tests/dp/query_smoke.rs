@@ -86,7 +86,7 @@ async fn affine_columns_carry_the_interval_of_their_source() {
     }
 }
 
-/// The engine works inside its memory pool: a person stage of 60,000 people under a 6 MiB pool
+/// The engine works inside its memory pool: a person stage of 60,000 people under a 32 MiB pool
 /// spills and gives exactly the answer it gives without a limit; a pool too small for anything
 /// fails with a clear error, so the limit is really applied.
 #[tokio::test]
@@ -142,7 +142,7 @@ async fn a_memory_limit_spills_instead_of_failing() {
         }
     };
     let unlimited = run(0).await.unwrap();
-    let limited = run(6 << 20).await.unwrap();
+    let limited = run(32 << 20).await.unwrap();
     assert_eq!(limited.rows, unlimited.rows);
     assert_eq!(unlimited.rows.len(), 3);
     let starved = run(1 << 10).await.unwrap_err();
