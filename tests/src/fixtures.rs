@@ -164,6 +164,7 @@ pub fn query_engine(data_dir: &Path, epsilon_total: f64) -> fingertip_query::Eng
     let budget = fingertip_dp::BudgetConfig {
         epsilon_total,
         delta_total: 0.5,
+        ..Default::default()
     };
     let ledger = fingertip_dp::Ledger::open(data_dir, &budget).expect("ledger");
     fingertip_query::Engine::new(

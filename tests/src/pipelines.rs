@@ -136,6 +136,15 @@ pub fn pipeline_files() -> Vec<(String, String)> {
 
 /// The ε one run of the shipped pipelines spends.
 pub fn shipped_epsilon() -> f64 {
+    shipped_epsilons().iter().sum()
+}
+
+/// The ρ a shipped run is charged under zCDP: Σ ε²/2 over the shipped pipelines.
+pub fn shipped_rho() -> f64 {
+    shipped_epsilons().iter().map(|e| e * e / 2.0).sum()
+}
+
+fn shipped_epsilons() -> Vec<f64> {
     pipeline_files()
         .iter()
         .flat_map(|(_, t)| {
@@ -143,7 +152,7 @@ pub fn shipped_epsilon() -> f64 {
                 .filter_map(|l| l.strip_prefix("epsilon = ")?.trim().parse::<f64>().ok())
                 .collect::<Vec<_>>()
         })
-        .sum()
+        .collect()
 }
 
 /// Copies the shipped pipelines into `to` unchanged, then rewrites `file` with `edit`; returns

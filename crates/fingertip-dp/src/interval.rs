@@ -1,4 +1,4 @@
-//! 95% intervals of discrete Laplace noise, computed exactly.
+//! Intervals of discrete Laplace noise, computed exactly, and of discrete Gaussian noise.
 //!
 //! For discrete Laplace noise `Z` with scale `b` (P[Z = z] ∝ exp(-|z|/b)),
 //! P[|Z| ≥ t] = 2·exp(-t/b) / (1 + exp(-1/b)) for integers t ≥ 1.
@@ -41,6 +41,29 @@ pub fn ci_half_width(scale: f64, alpha: f64) -> u64 {
     t - 1
 }
 
+/// The half-width `h` (integer units) of a symmetric interval `[v - h, v + h]` that holds the
+/// true value with probability at least `1 − alpha` under discrete Gaussian noise of scale σ.
+///
+/// Up to σ = 10⁴ it is exact (OpenDP sums the probabilities). Above, in bounded time: with
+/// f(x) = exp(−x²/2σ²), the normaliser Σf ≥ σ√(2π) (Poisson summation) and the tail
+/// Σ_{x ≥ t} f(x) ≤ f(t) + ∫_t^∞ f, so P[|Z| ≥ t] ≤ erfc(t/σ√2) + 0.8/σ: the continuous
+/// Gaussian's quantile at α − 0.8/σ is a valid `t`.
+pub fn gaussian_half_width(scale: f64, alpha: f64) -> u64 {
+    use opendp::accuracy::{discrete_gaussian_scale_to_accuracy, gaussian_scale_to_accuracy};
+    if scale.is_nan() || scale <= 0.0 {
+        return 0;
+    }
+    if scale <= 1e4
+        && let Ok(a) = discrete_gaussian_scale_to_accuracy(scale, alpha)
+    {
+        return (a as u64).saturating_sub(1);
+    }
+    let slack = 0.8 / scale;
+    let t = gaussian_scale_to_accuracy(scale, (alpha - slack).max(alpha / 2.0))
+        .unwrap_or(f64::INFINITY);
+    t.ceil().min(u64::MAX as f64) as u64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,5 +88,27 @@ mod tests {
             (a - (ci95_half_width(10.0) as f64 + 1.0)).abs() <= 1.0,
             "{a}"
         );
+    }
+
+    #[test]
+    fn gaussian_intervals_hold_their_mass_and_are_continuous_across_the_switch() {
+        // Exact below 10⁴: the continuous 95% half-width is 1.96σ.
+        for scale in [0.5, 3.0, 100.0, 9_999.0] {
+            let h = gaussian_half_width(scale, 0.05) as f64;
+            assert!(
+                h >= 1.95 * scale - 1.0 && h <= 1.97 * scale + 1.0,
+                "{scale}: {h}"
+            );
+        }
+        let (below, above) = (
+            gaussian_half_width(1e4, 0.05),
+            gaussian_half_width(1.0001e4, 0.05),
+        );
+        assert!(
+            (above as f64 / below as f64 - 1.0).abs() < 1e-3,
+            "{below} {above}"
+        );
+        assert!(gaussian_half_width(1e300, 0.05) > 1 << 52);
+        assert_eq!(gaussian_half_width(0.0, 0.05), 0);
     }
 }

@@ -6,11 +6,11 @@ use std::collections::HashMap;
 
 use opendp::domains::{AtomDomain, MapDomain, VectorDomain};
 use opendp::measurements::{
-    make_laplace, make_laplace_threshold, make_noisy_max, make_private_quantile,
+    make_gaussian, make_laplace, make_laplace_threshold, make_noisy_max, make_private_quantile,
 };
-use opendp::measures::{Approximate, MaxDivergence};
+use opendp::measures::{Approximate, MaxDivergence, ZeroConcentratedDivergence};
 use opendp::metrics::{
-    AbsoluteDistance, L1Distance, L01InfDistance, LInfDistance, SymmetricDistance,
+    AbsoluteDistance, L1Distance, L01InfDistance, L2Distance, LInfDistance, SymmetricDistance,
 };
 
 /// How releases are noised. `OpenDp` is the only strategy a shipped binary can use.
@@ -85,8 +85,10 @@ fn check_epsilon(epsilon: f64) -> Result<(), DpError> {
 pub struct Released {
     pub values: Vec<i64>,
     pub scale: f64,
-    /// The ε the OpenDP privacy map charges for this release.
+    /// The ε the OpenDP privacy map charges for this release (0 for a zCDP release).
     pub epsilon: f64,
+    /// The ρ the OpenDP privacy map charges for this release (0 for an ε-DP release).
+    pub rho: f64,
 }
 
 /// Adds discrete Laplace noise to one value per group. A person changes at most `l0` groups,
@@ -106,6 +108,7 @@ pub fn laplace(
             values: values.to_vec(),
             scale,
             epsilon,
+            rho: 0.0,
         });
     }
     let build = |scale: f64| {
@@ -134,6 +137,58 @@ pub fn laplace(
         values,
         scale,
         epsilon: charged,
+        rho: 0.0,
+    })
+}
+
+/// The smallest ρ any mechanism runs at (ε²/2 of [`MIN_EPSILON`]).
+pub const MIN_RHO: f64 = MIN_EPSILON * MIN_EPSILON / 2.0;
+
+/// Adds discrete Gaussian noise to one value per group, where one person moves the vector of
+/// values by at most `l2` in L2 norm: scale `l2 / √(2ρ)` makes the release ρ-zCDP.
+pub fn gaussian(noise: Noise, values: &[i64], l2: f64, rho: f64) -> Result<Released, DpError> {
+    if !(MIN_RHO..=MAX_EPSILON).contains(&rho) || !(l2.is_finite() && l2 >= 0.0) {
+        return Err(DpError::InvalidParameters(format!(
+            "ρ must be a number in [{MIN_RHO}, {MAX_EPSILON}] and the L2 bound finite, not ρ={rho}, L2={l2}"
+        )));
+    }
+    // A hair above l2/√(2ρ), so OpenDP's rounding of the map cannot exceed ρ.
+    let scale = l2 / (2.0 * rho).sqrt() * (1.0 + 1e-12);
+    if noise.is_exact() {
+        return Ok(Released {
+            values: values.to_vec(),
+            scale,
+            epsilon: 0.0,
+            rho,
+        });
+    }
+    let build = |scale: f64| {
+        make_gaussian::<_, _, ZeroConcentratedDivergence>(
+            VectorDomain::new(AtomDomain::<i64>::default()),
+            L2Distance::<f64>::default(),
+            scale,
+            None,
+        )
+        .map_err(opendp_err)
+    };
+    let m = build(scale)?;
+    let charged = m.map(&l2).map_err(opendp_err)?;
+    if charged > rho * (1.0 + 1e-9) {
+        return Err(DpError::OpenDp(format!(
+            "privacy map charged ρ={charged} for a budget of {rho}"
+        )));
+    }
+    let m = if noise.sampled(scale) == scale {
+        m
+    } else {
+        build(noise.sampled(scale))?
+    };
+    let values = m.invoke(&values.to_vec()).map_err(opendp_err)?;
+    Ok(Released {
+        values,
+        scale,
+        epsilon: 0.0,
+        rho: charged,
     })
 }
 
@@ -387,6 +442,20 @@ mod tests {
         assert!((r.epsilon - 0.5).abs() < 1e-9);
         assert!(laplace(Noise::OpenDp, &[1], 1, 1, 0.0).is_err());
         assert!(laplace(Noise::OpenDp, &[1], 1, 1, f64::NAN).is_err());
+    }
+
+    #[test]
+    fn gaussian_charges_rho_for_its_l2_bound() {
+        let r = gaussian(Noise::OpenDp, &[100; 5], 2.0, 0.5).unwrap();
+        assert!((r.scale - 2.0).abs() < 1e-9, "{}", r.scale);
+        assert!(r.rho <= 0.5 * (1.0 + 1e-9) && r.rho > 0.499, "{}", r.rho);
+        assert_eq!(r.epsilon, 0.0);
+        assert!(gaussian(Noise::OpenDp, &[1], 1.0, 0.0).is_err());
+        assert!(gaussian(Noise::OpenDp, &[1], f64::NAN, 0.1).is_err());
+        // The noise has the variance of its scale (σ² = 400 here, 20,000 draws).
+        let r = gaussian(Noise::OpenDp, &vec![0; 20_000], 20.0, 0.5).unwrap();
+        let var = r.values.iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / 20_000.0;
+        assert!((360.0..440.0).contains(&var), "{var}");
     }
 
     #[test]

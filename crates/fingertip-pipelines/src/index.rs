@@ -2,10 +2,12 @@
 //! with their 95% intervals, published over the cells the people release kept.
 //!
 //! Bounding: per level, one person's numerator contributions across all cells of the run are
-//! scaled down together so that their L1 norm is at most `numerator_per_week × weeks`
-//! (likewise the denominator). Each contribution is then truncated towards zero to an integer
-//! number of units, so a person changes the vector of cell sums by at most that bound in L1,
-//! and discrete Laplace noise of scale bound/ε per level makes the level ε-DP.
+//! scaled down together so that their norm is at most a bound (likewise the denominator), then
+//! truncated towards zero to an integer number of units, so a person moves the vector of cell
+//! sums by at most that bound. Under ρ (zCDP, the default) the norm is L2 and the bound
+//! `numerator_per_week × √weeks` — a person within the weekly bound every week is never
+//! clipped — with discrete Gaussian noise; under ε it is L1 and `numerator_per_week × weeks`,
+//! with discrete Laplace noise.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,7 +16,7 @@ use datafusion::arrow::array::AsArray;
 use datafusion::arrow::datatypes::Int64Type;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
-use fingertip_dp::{Noise, fixed_point_unit, release_sums};
+use fingertip_dp::{Bound, Budget, Noise, fixed_point_unit, release_sums};
 
 use crate::levels::{Cell, Level};
 use crate::people::{People, cells_with};
@@ -36,10 +38,12 @@ pub async fn release(
     people: &People,
     weeks: usize,
     noise: Noise,
+    budget: Budget,
 ) -> Result<Vec<IndexRow>, PipelineError> {
     register_person_stage(ctx, spec).await?;
     let parts = spec.levels.len() * if spec.own_denominator() { 2 } else { 1 };
-    let eps = spec.epsilon / parts as f64;
+    let part = budget.split(parts);
+    let norm = Norm::of(budget);
     let mut rows = Vec::new();
     for &level in &spec.levels {
         let cells: Vec<Cell> = people
@@ -58,10 +62,10 @@ pub async fn release(
             spec,
             level,
             "numerator",
-            bounds.numerator_per_week * weeks as f64,
+            norm.bound(bounds.numerator_per_week, weeks),
             &published,
             noise,
-            eps,
+            part,
         )
         .await?;
         let den = match bounds
@@ -74,10 +78,10 @@ pub async fn release(
                     spec,
                     level,
                     "denominator",
-                    b * weeks as f64,
+                    norm.bound(b, weeks),
                     &published,
                     noise,
-                    eps,
+                    part,
                 )
                 .await?,
             ),
@@ -138,18 +142,19 @@ async fn noisy_sums(
     bound: f64,
     cells: &[&Cell],
     noise: Noise,
-    eps: f64,
+    budget: Budget,
 ) -> Result<BTreeMap<Cell, Noisy>, PipelineError> {
     let unit = fixed_point_unit(bound);
-    let exact = clipped_sums(ctx, spec, level, column, bound, unit).await?;
+    let norm = Norm::of(budget);
+    let exact = clipped_sums(ctx, spec, level, column, (norm, bound), unit).await?;
     let values: Vec<i64> = cells
         .iter()
         .map(|c| exact.get(*c).copied().unwrap_or(0))
         .collect();
-    // Each person's contributions were scaled to an L1 norm of at most `bound` and truncated
-    // to whole steps, so the vector of cell sums moves by at most ⌊bound/unit⌋ steps in L1.
-    let linf = (bound / unit).floor() as i64;
-    let r = release_sums(noise, &values, unit, 1, linf, eps)?;
+    // Each person's contributions were scaled to a norm of at most `bound` and truncated to
+    // whole steps, so the vector of cell sums moves by at most ⌊bound/unit⌋ steps in it.
+    let steps = (bound / unit).floor() as i64;
+    let r = release_sums(noise, &values, unit, Bound::Norm(steps), budget)?;
     let (h95, h975) = (r.half_width(0.05), r.half_width(0.025));
     Ok(cells
         .iter()
@@ -167,16 +172,48 @@ async fn noisy_sums(
         .collect())
 }
 
+/// The norm a person's contributions are bounded in: the one the budget's noise is scaled to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Norm {
+    L1,
+    L2,
+}
+
+impl Norm {
+    pub fn of(budget: Budget) -> Self {
+        match budget {
+            Budget::Epsilon(_) => Norm::L1,
+            Budget::Rho(_) => Norm::L2,
+        }
+    }
+
+    /// The bound over a run of `weeks` for a person within `per_week` each week.
+    pub fn bound(self, per_week: f64, weeks: usize) -> f64 {
+        match self {
+            Norm::L1 => per_week * weeks as f64,
+            Norm::L2 => per_week * (weeks as f64).sqrt(),
+        }
+    }
+
+    fn sql(self, v: &str) -> String {
+        match self {
+            Norm::L1 => format!("SUM(ABS({v}))"),
+            Norm::L2 => format!("SQRT(SUM({v} * {v}))"),
+        }
+    }
+}
+
 /// The exact per-cell sums of `column` of `person_stage` at `level`, each person's values
-/// scaled down so that their L1 norm is at most `bound`, in steps of `unit` (before noise).
+/// scaled down so that their norm is at most `bound`, in steps of `unit` (before noise).
 pub async fn clipped_sums(
     ctx: &SessionContext,
     spec: &PipelineSpec,
     level: Level,
     column: &str,
-    bound: f64,
+    (norm, bound): (Norm, f64),
     unit: f64,
 ) -> Result<BTreeMap<Cell, i64>, PipelineError> {
+    let total = norm.sql("v");
     let (app, unit_key) = level.key_sql("app_id", "org_unit");
     let combine = match spec.combine {
         Combine::Sum => "SUM",
@@ -185,7 +222,7 @@ pub async fn clipped_sums(
     let sql = format!(
         "WITH lvl AS (SELECT person, week, {app} AS app_id, {unit_key} AS org_unit, CAST({combine}({column}) AS DOUBLE) AS v \
                       FROM person_stage GROUP BY person, week, {app}, {unit_key}), \
-              tot AS (SELECT person, SUM(ABS(v)) AS t FROM lvl GROUP BY person) \
+              tot AS (SELECT person, {total} AS t FROM lvl GROUP BY person) \
          SELECT lvl.week, lvl.app_id, lvl.org_unit, \
                 SUM(CAST(TRUNC(COALESCE(lvl.v, 0) * LEAST(1.0, {bound:e} / GREATEST(tot.t, 1e-300)) / {unit:e}) AS BIGINT)) AS s \
          FROM lvl JOIN tot ON lvl.person = tot.person GROUP BY lvl.week, lvl.app_id, lvl.org_unit"

@@ -32,7 +32,7 @@ pub use spec::{Kind, PipelineSpec, load as load_pipelines};
 /// The exact, bounded aggregates the release stages add noise to, exposed so that the cost of
 /// differential privacy can be measured (the `dp_overhead` benchmark) on the very same SQL.
 pub mod bounded {
-    pub use crate::index::{clipped_sums, register_person_stage};
+    pub use crate::index::{Norm, clipped_sums, register_person_stage};
     pub use crate::people::exact_counts_by_level;
     pub use fingertip_dp::fixed_point_unit as value_unit;
 }
@@ -86,7 +86,14 @@ pub struct RunSummary {
     pub generated_at: String,
     pub weeks: Vec<String>,
     pub epochs: Vec<String>,
+    /// The sum of the indices' ε.
     pub epsilon: f64,
+    /// Under zCDP: the ρ the run was charged (Σ ε²/2).
+    #[serde(default)]
+    pub rho: f64,
+    /// How the ledger added the run up (zCDP: ρ with discrete Gaussian noise).
+    #[serde(default)]
+    pub accounting: fingertip_dp::accounting::Accounting,
     pub delta: f64,
     pub min_persons: u32,
     pub public_domain: bool,

@@ -3,8 +3,9 @@
 //! noisy count is below `min_persons` is suppressed for every index.
 //!
 //! When the apps and org units are declared (public), every cell of the grid weeks × apps ×
-//! units is released with discrete Laplace noise; otherwise cells pass through DP partition
-//! selection (OpenDP's noisy threshold) and only selected cells exist.
+//! units is released with noise (discrete Gaussian under ρ, Laplace under ε); otherwise cells
+//! pass through DP partition selection (OpenDP's noisy threshold) and only selected cells
+//! exist.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,7 +14,7 @@ use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::arrow::datatypes::Int64Type;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
-use fingertip_dp::{Groups, Noise, release_counts, suppressed};
+use fingertip_dp::{Budget, Groups, Noise, release_counts, suppressed};
 
 use crate::PipelineError;
 use crate::levels::{ALL, Cell, Level};
@@ -81,7 +82,7 @@ pub struct PeopleParams<'a> {
     pub weeks: &'a [String],
     pub domain: &'a Domain,
     pub noise: Noise,
-    pub epsilon: f64,
+    pub budget: Budget,
     pub delta: f64,
     pub min_persons: u32,
 }
@@ -99,7 +100,7 @@ fn cap(level: Level, caps: &PeopleCaps) -> u32 {
 /// Releases active-worker counts at every level.
 pub async fn release(ctx: &SessionContext, p: &PeopleParams<'_>) -> Result<People, PipelineError> {
     let levels = Level::all();
-    let eps = p.epsilon / levels.len() as f64;
+    let part = p.budget.split(levels.len());
     let groups = if p.domain.is_public() {
         Groups::Public
     } else {
@@ -118,7 +119,7 @@ pub async fn release(ctx: &SessionContext, p: &PeopleParams<'_>) -> Result<Peopl
             .iter()
             .map(|c| exact.get(c).copied().unwrap_or(0))
             .collect();
-        let released = release_counts(p.noise, &values, l0, eps, groups)?;
+        let released = release_counts(p.noise, &values, l0, part, groups)?;
         let (half95, half975) = (released.half_width(0.05), released.half_width(0.025));
         for (i, value) in released.kept {
             let count = Count {

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use chrono_tz::Tz;
 use datafusion::prelude::SessionContext;
 use fingertip_anonymize::EpochScheme;
-use fingertip_dp::{Ledger, Noise, Spend, fingerprint};
+use fingertip_dp::accounting::Accounting;
+use fingertip_dp::{Budget, Ledger, Noise, Spend, fingerprint};
 use fingertip_model::Catalog;
 use fingertip_query::guard::TimeRange;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -76,14 +77,22 @@ impl Runner {
             .map_err(|_| PipelineError::TimeZone(self.config.time_zone.clone()))
     }
 
-    /// Runs every pipeline over `req.weeks`; spends the run's ε first.
+    /// Runs every pipeline over `req.weeks`; spends the run's budget first.
     pub async fn run(
         &self,
         req: &RunRequest,
     ) -> Result<(Vec<IndexRow>, RunSummary), PipelineError> {
         let (specs, epochs, ctx) = self.prepare(req).await?;
+        let accounting = self.accounting(&epochs)?;
         // Rounded so that 0.4 + 8 × 0.2 is charged and reported as 2, not 1.9999999999999998.
         let epsilon = (specs.iter().map(|s| s.epsilon).sum::<f64>() * 1e9).round() / 1e9;
+        let rho = (specs
+            .iter()
+            .map(|s| s.epsilon * s.epsilon / 2.0)
+            .sum::<f64>()
+            * 1e12)
+            .round()
+            / 1e12;
         let delta = if self.domain.is_public() {
             0.0
         } else {
@@ -94,17 +103,29 @@ impl Runner {
         let weeks = req.weeks.join(",");
         parts.push(&weeks);
         let what = format!("pipelines over {}", weeks);
-        self.ledger.charge(Spend::new(
-            &req.principal,
-            fingerprint(&parts),
-            "events",
-            epochs.clone(),
-            epsilon,
-            delta,
-            &what,
-        ))?;
-        let rows = self.release_all(&ctx, &specs, req).await?;
-        let summary = self.summary(&rows, req, &epochs, epsilon, delta, &specs);
+        let spend = |epsilon| {
+            Spend::new(
+                &req.principal,
+                fingerprint(&parts),
+                "events",
+                epochs.clone(),
+                epsilon,
+                delta,
+                &what,
+            )
+        };
+        self.ledger.charge(match accounting {
+            Accounting::Zcdp => spend(0.0).with_rho(rho),
+            Accounting::Pure => spend(epsilon),
+        })?;
+        let rows = self.release_all(&ctx, &specs, req, accounting).await?;
+        let mut summary = self.summary(&rows, req, &epochs, epsilon, delta, &specs);
+        summary.accounting = accounting;
+        summary.rho = if accounting == Accounting::Zcdp {
+            rho
+        } else {
+            0.0
+        };
         let status = self.ledger.status("events", &epochs)?;
         let spent = status
             .epochs
@@ -127,10 +148,11 @@ impl Runner {
         req: &RunRequest,
         n: usize,
     ) -> Result<Vec<Vec<IndexRow>>, PipelineError> {
-        let (specs, _, ctx) = self.prepare(req).await?;
+        let (specs, epochs, ctx) = self.prepare(req).await?;
+        let accounting = self.accounting(&epochs)?;
         let mut out = Vec::with_capacity(n);
         for _ in 0..n {
-            out.push(self.release_all(&ctx, &specs, req).await?);
+            out.push(self.release_all(&ctx, &specs, req, accounting).await?);
         }
         Ok(out)
     }
@@ -203,12 +225,30 @@ impl Runner {
         Ok(ctx)
     }
 
+    /// How a run over `epochs` spends: zCDP (ρ, discrete Gaussian noise) when every epoch
+    /// uses zCDP accounting, pure ε (discrete Laplace) otherwise.
+    fn accounting(&self, epochs: &[String]) -> Result<Accounting, PipelineError> {
+        let all = self.ledger.accounting("events", epochs)?;
+        Ok(if all.iter().all(|a| *a == Accounting::Zcdp) {
+            Accounting::Zcdp
+        } else {
+            Accounting::Pure
+        })
+    }
+
     async fn release_all(
         &self,
         ctx: &SessionContext,
         specs: &[PipelineSpec],
         req: &RunRequest,
+        accounting: Accounting,
     ) -> Result<Vec<IndexRow>, PipelineError> {
+        // A spec's ε is its share of the run; under zCDP it buys ρ = ε²/2, what an ε-DP
+        // release costs there, so the ledger is charged the same for far less noise.
+        let budget = |spec: &PipelineSpec| match accounting {
+            Accounting::Zcdp => Budget::Rho(spec.epsilon * spec.epsilon / 2.0),
+            Accounting::Pure => Budget::Epsilon(spec.epsilon),
+        };
         let bar = progress(req.progress, specs.len());
         let people_spec = specs
             .iter()
@@ -224,7 +264,7 @@ impl Runner {
             weeks: &req.weeks,
             domain: &self.domain,
             noise: self.noise,
-            epsilon: people_spec.epsilon,
+            budget: budget(people_spec),
             delta: self.config.delta,
             min_persons: self.config.min_persons,
         };
@@ -236,7 +276,17 @@ impl Runner {
             .filter(|s| matches!(s.kind, Kind::Ratio | Kind::Count))
         {
             bar.set_message(spec.name.clone());
-            rows.extend(index::release(ctx, spec, &people, req.weeks.len(), self.noise).await?);
+            rows.extend(
+                index::release(
+                    ctx,
+                    spec,
+                    &people,
+                    req.weeks.len(),
+                    self.noise,
+                    budget(spec),
+                )
+                .await?,
+            );
             bar.inc(1);
         }
         for spec in specs.iter().filter(|s| s.kind == Kind::Composite) {
@@ -262,6 +312,8 @@ impl Runner {
             weeks: req.weeks.clone(),
             epochs: epochs.to_vec(),
             epsilon,
+            rho: 0.0,
+            accounting: Accounting::Pure,
             delta,
             min_persons: self.config.min_persons,
             public_domain: self.domain.is_public(),

@@ -6,8 +6,8 @@ use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
 use datafusion::common::ScalarValue;
 use fingertip_dp::{
-    DpError, Groups, Noise, Sums, ci95_half_width, fixed_point_unit, quantile, release_counts,
-    release_sums, suppressed,
+    Bound, Budget, DpError, Groups, Noise, Sums, ci95_half_width, fixed_point_unit, quantile,
+    release_counts, release_sums, suppressed,
 };
 
 use crate::stages::{PERSONS, Quantity, group_col, quantity_col};
@@ -183,8 +183,9 @@ pub fn apply(exact: &Exact, quantities: &[Quantity], p: &NoiseParams) -> Result<
     } else {
         (Groups::Public, "discrete_laplace")
     };
-    let counts = release_counts(p.noise, &exact.persons, l0, p.epsilon_persons, groups)?;
-    let persons_noise = laplace_noise(mechanism, counts.epsilon, counts.scale, 1.0);
+    let budget = Budget::Epsilon(p.epsilon_persons);
+    let counts = release_counts(p.noise, &exact.persons, l0, budget, groups)?;
+    let persons_noise = laplace_noise(mechanism, counts.cost.epsilon, counts.scale, 1.0);
     let kept = counts.kept;
     let mut values = vec![Vec::new(); kept.len()];
     let mut noise_info = Vec::with_capacity(quantities.len());
@@ -255,9 +256,8 @@ fn noise_quantity(
                 p.noise,
                 &ints,
                 1.0,
-                l0,
-                linf,
-                p.epsilon_quantity,
+                Bound::Groups { l0, linf },
+                Budget::Epsilon(p.epsilon_quantity),
             )?))
         }
         Quantity::Total { .. } => {
@@ -273,9 +273,8 @@ fn noise_quantity(
                 p.noise,
                 &steps,
                 unit,
-                l0,
-                linf,
-                p.epsilon_quantity,
+                Bound::Groups { l0, linf },
+                Budget::Epsilon(p.epsilon_quantity),
             )?))
         }
         Quantity::Values { alpha, .. } => noise_quantiles(exact, qi, kept, l0, p, (lo, hi), *alpha),
@@ -283,7 +282,7 @@ fn noise_quantity(
 }
 
 fn sums_noise(s: Sums) -> (Vec<f64>, QuantityNoise) {
-    let info = laplace_noise("discrete_laplace", s.epsilon, s.scale_steps, s.unit);
+    let info = laplace_noise("discrete_laplace", s.cost.epsilon, s.scale_steps, s.unit);
     (s.values, info)
 }
 

@@ -2,6 +2,7 @@
 
 use anyhow::{Context, Result, bail};
 use fingertip_dp::Ledger;
+use fingertip_dp::accounting::Accounting;
 use fingertip_query::{BoundsRequest, DomainColumn, Engine, QueryRequest};
 
 use crate::DataArgs;
@@ -155,12 +156,23 @@ pub fn budget(args: BudgetArgs) -> Result<i32> {
         Format::Json => println!("{}", serde_json::to_string_pretty(&status)?),
         _ => {
             println!(
-                "dataset {} (default total ε {} per key epoch)",
-                status.dataset, config.budget.epsilon_total
+                "dataset {} (default total ε {} δ {} per key epoch; new epochs account by {:?})",
+                status.dataset,
+                config.budget.epsilon_total,
+                config.budget.delta_total,
+                config.budget.accounting
             );
             println!(
-                "{:<8} {:>10} {:>10} {:>10} {:>10} {:>7}  by principal",
-                "epoch", "ε total", "ε spent", "ε left", "δ spent", "spends"
+                "{:<8} {:<5} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7}  by principal",
+                "epoch",
+                "acct",
+                "ε total",
+                "ε spent",
+                "ε left",
+                "ρ total",
+                "ρ spent",
+                "δ spent",
+                "spends"
             );
             for e in &status.epochs {
                 let who: Vec<String> = e
@@ -168,17 +180,31 @@ pub fn budget(args: BudgetArgs) -> Result<i32> {
                     .iter()
                     .map(|(p, x)| format!("{p}={x}"))
                     .collect();
+                let (acct, rho_total, rho_spent) = match e.accounting {
+                    Accounting::Zcdp => (
+                        "zcdp",
+                        format!("{:.6}", e.rho_total),
+                        format!("{:.6}", e.rho_spent),
+                    ),
+                    Accounting::Pure => ("pure", "-".into(), "-".into()),
+                };
                 println!(
-                    "{:<8} {:>10} {:>10} {:>10} {:>10.2e} {:>7}  {}",
+                    "{:<8} {:<5} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9.2e} {:>7}  {}",
                     e.epoch,
+                    acct,
                     e.epsilon_total,
                     e.epsilon_spent,
                     e.epsilon_remaining,
+                    rho_total,
+                    rho_spent,
                     e.delta_spent,
                     e.spends,
                     who.join(" ")
                 );
             }
+            println!(
+                "(under zcdp the ledger adds ρ and refuses past ρ total; ε spent is ρ spent converted at δ total / 2)"
+            );
         }
     }
     Ok(0)

@@ -11,6 +11,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
+use fingertip_dp::accounting::Accounting;
 use fingertip_dp::{BudgetConfig, Ledger, LedgerError, Spend};
 use fingertip_tests::fixtures::{Event, ms, write_lake};
 use fingertip_tests::server::fingertip_bin;
@@ -43,6 +44,7 @@ fn concurrent_charges_from_threads_never_overspend() {
     let config = BudgetConfig {
         epsilon_total: 0.7,
         delta_total: 1e-4,
+        accounting: Accounting::Pure,
     };
     let barrier = Arc::new(Barrier::new(THREADS));
     let handles: Vec<_> = (0..THREADS)
@@ -103,6 +105,7 @@ fn concurrent_multi_epoch_charges_are_all_or_nothing() {
     let config = BudgetConfig {
         epsilon_total: 1.0,
         delta_total: 1e-4,
+        accounting: Accounting::Pure,
     };
     Ledger::open(dir.path(), &config)
         .unwrap()
@@ -191,6 +194,12 @@ fn lake(data: &Path, with_q3: bool) {
         }
     }
     write_lake(data, &events).unwrap();
+    // These tests count ε exactly: basic composition (zCDP is unit-tested in fingertip-dp).
+    std::fs::write(
+        data.join("fingertip.toml"),
+        "[budget]\naccounting = \"pure\"\n",
+    )
+    .unwrap();
 }
 
 const SQL: &str = "SELECT org_unit, COUNT(*) AS n FROM events GROUP BY org_unit ORDER BY org_unit";

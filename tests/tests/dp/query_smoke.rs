@@ -118,6 +118,7 @@ async fn a_memory_limit_spills_instead_of_failing() {
             let budget = fingertip_dp::BudgetConfig {
                 epsilon_total: 100.0,
                 delta_total: 0.5,
+                ..Default::default()
             };
             let ledger = fingertip_dp::Ledger::open(&dir, &budget).unwrap();
             let engine = fingertip_query::Engine::new(

@@ -10,7 +10,8 @@ use std::process::Command;
 use fingertip_dp::{BudgetConfig, Ledger};
 use fingertip_sim::App;
 use fingertip_tests::pipelines::{
-    WEEKS, broken_copy, create_app_tokens, parse_csv, pipeline_files, shipped_epsilon, simulate,
+    WEEKS, broken_copy, create_app_tokens, parse_csv, pipeline_files, shipped_epsilon, shipped_rho,
+    simulate,
 };
 use fingertip_tests::server::run;
 use serde_json::Value;
@@ -368,7 +369,9 @@ fn a_run_the_budget_cannot_pay_for_is_refused_and_spends_nothing() {
     let spends = ledger.spends().unwrap();
     assert_eq!(spends.len(), 1);
     assert!(
-        close(spends[0].epsilon, shipped_epsilon()) && spends[0].epochs == ["2026Q4"],
+        close(spends[0].rho, shipped_rho())
+            && spends[0].epsilon == 0.0
+            && spends[0].epochs == ["2026Q4"],
         "{spends:?}"
     );
     for file in OUTPUTS {

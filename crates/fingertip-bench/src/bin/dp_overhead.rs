@@ -130,11 +130,12 @@ async fn bounded_index(ctx: &SessionContext, spec: &PipelineSpec, weeks: usize) 
     let mut cells = 0;
     for &level in &spec.levels {
         for (column, per_week) in &columns {
-            let bound = per_week * weeks as f64;
+            let bound = bounded::Norm::L2.bound(*per_week, weeks);
             let unit = bounded::value_unit(bound);
-            cells += bounded::clipped_sums(ctx, spec, level, column, bound, unit)
-                .await?
-                .len();
+            cells +=
+                bounded::clipped_sums(ctx, spec, level, column, (bounded::Norm::L2, bound), unit)
+                    .await?
+                    .len();
         }
     }
     ctx.deregister_table("person_stage")?;

@@ -9,7 +9,9 @@
 //! spending until an operator looks at it.
 //!
 //! Budgets are kept in exact integer units ([`crate::amount`]): a spend is compared with
-//! what remains as integers, so a run of tiny spends cannot pass an exhausted total.
+//! what remains as integers, so a run of tiny spends cannot pass an exhausted total. How spends
+//! add up — ρ under zCDP (the default) or ε under basic composition — is
+//! [`crate::accounting`]'s; an epoch keeps the accounting of its first spend.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
@@ -19,6 +21,10 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::accounting::{
+    Accounting, RHO_UNITS, conversion_delta, epsilon_of_rho, rho_for_epsilon,
+    rho_units_of_epsilon_units,
+};
 use crate::amount::{self, DELTA_UNITS, EPSILON_UNITS, Round};
 
 /// `[budget]` in `fingertip.toml`: the defaults for epochs whose total was not set with
@@ -30,6 +36,8 @@ pub struct BudgetConfig {
     pub epsilon_total: f64,
     /// Total δ per key epoch and dataset.
     pub delta_total: f64,
+    /// How spends compose in epochs that have none yet: `zcdp` (default) or `pure`.
+    pub accounting: Accounting,
 }
 
 impl Default for BudgetConfig {
@@ -37,6 +45,7 @@ impl Default for BudgetConfig {
         Self {
             epsilon_total: 30.0,
             delta_total: 1e-4,
+            accounting: Accounting::Zcdp,
         }
     }
 }
@@ -64,6 +73,28 @@ pub struct Spend {
     /// δ in units of 1e-18, rounded up.
     #[serde(default)]
     pub delta_units: u64,
+    /// The ρ of the release's zCDP part (discrete Gaussian noise), on top of its pure
+    /// (`epsilon`) and approximate (`delta`) parts. Only epochs under zCDP accept it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rho: f64,
+    /// ρ in units of 1e-12, rounded up.
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub rho_units: u64,
+    /// The accounting of the epochs this spend opened (ledgers written before zCDP: pure).
+    #[serde(default = "legacy_accounting")]
+    pub accounting: Accounting,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
+}
+
+fn is_zero_u64(x: &u64) -> bool {
+    *x == 0
+}
+
+fn legacy_accounting() -> Accounting {
+    Accounting::Pure
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -79,30 +110,42 @@ enum Entry {
     Spend(Spend),
 }
 
-/// The budget of one epoch.
+/// The budget of one epoch, in both views: (ε, δ), and under zCDP the ρ the ledger adds.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EpochBudget {
     pub epoch: String,
+    pub accounting: Accounting,
     pub epsilon_total: f64,
+    /// Under zCDP: the ε the ρ spent converts to at `conversion_delta`.
     pub epsilon_spent: f64,
     pub epsilon_remaining: f64,
     pub delta_total: f64,
+    /// δ spent by approximate releases (partition selection).
     pub delta_spent: f64,
+    /// Under zCDP: the δ that converts ρ to ε (half of `delta_total`); 0 under pure.
+    pub conversion_delta: f64,
+    /// Under zCDP: the ρ the (ε, δ) total allows, spent and left; 0 under pure.
+    pub rho_total: f64,
+    pub rho_spent: f64,
+    pub rho_remaining: f64,
     pub spends: usize,
-    /// ε spent per principal.
+    /// What each principal spent, in the epoch's measure (ρ under zCDP, ε under pure).
     pub by_principal: BTreeMap<String, f64>,
     /// The exact amounts the ledger compares (ε in 1e-9, δ in 1e-18 units).
     #[serde(skip)]
     pub units: Units,
 }
 
-/// An epoch's budget in exact units.
+/// An epoch's budget in exact units (ε 1e-9, δ 1e-18, ρ 1e-12). Under zCDP, `delta_total`
+/// is what partition selection may spend (the total less the conversion share).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Units {
     pub epsilon_total: u128,
     pub epsilon_spent: u128,
     pub delta_total: u128,
     pub delta_spent: u128,
+    pub rho_total: u128,
+    pub rho_spent: u128,
 }
 
 impl Units {
@@ -113,6 +156,10 @@ impl Units {
 
     fn delta_remaining(&self) -> u128 {
         self.delta_total.saturating_sub(self.delta_spent)
+    }
+
+    fn rho_remaining(&self) -> u128 {
+        self.rho_total.saturating_sub(self.rho_spent)
     }
 }
 
@@ -126,17 +173,25 @@ pub struct BudgetStatus {
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
     #[error(
-        "privacy budget exhausted in key epoch {epoch}: this release needs ε={requested}{delta_note}, \
-         {spent} of the epoch's ε={total} is already spent and {remaining} remains"
+        "privacy budget exhausted in key epoch {epoch}: this release needs {measure}={requested}{delta_note}, \
+         {spent} of the epoch's {measure}={total}{total_note} is already spent and {remaining} remains"
     )]
     Insufficient {
         epoch: String,
+        /// `ε` or `ρ`: what the epoch's accounting adds.
+        measure: &'static str,
         requested: f64,
         spent: f64,
         remaining: f64,
         total: f64,
+        total_note: String,
         delta_note: String,
     },
+    #[error(
+        "key epoch {epoch} uses pure ε accounting, which cannot charge a zCDP release (ρ={rho}); \
+         run it with Laplace noise or start zCDP accounting in a new epoch"
+    )]
+    NotZcdp { epoch: String, rho: f64 },
     #[error(
         "the ledger {path} is damaged at line {line}; no budget can be spent until it is repaired"
     )]
@@ -166,6 +221,7 @@ pub struct Ledger {
     dir: PathBuf,
     default_epsilon_total: f64,
     default_delta_total: f64,
+    default_accounting: Accounting,
 }
 
 impl Ledger {
@@ -180,6 +236,7 @@ impl Ledger {
             dir,
             default_epsilon_total: config.epsilon_total,
             default_delta_total: config.delta_total,
+            default_accounting: config.accounting,
         })
     }
 
@@ -260,22 +317,21 @@ impl Ledger {
     /// Charges `spend` to each of its epochs if every one of them can afford it; durable on
     /// return. Otherwise nothing is charged.
     pub fn charge(&self, spend: Spend) -> Result<(), LedgerError> {
-        let Some((eps, delta)) = spend.units() else {
+        let Some(cost) = spend.units() else {
             return Err(LedgerError::Invalid(format!(
-                "cannot spend ε={} δ={}",
-                spend.epsilon, spend.delta
+                "cannot spend ε={} δ={} ρ={}",
+                spend.epsilon, spend.delta, spend.rho
             )));
         };
         self.locked(|| {
             let (entries, valid_len) = self.read()?;
             let status = self.summarize(&entries, &spend.dataset, &spend.epochs);
             for b in &status.epochs {
-                let over_eps = u128::from(eps) > b.units.epsilon_remaining();
-                let over_delta = u128::from(delta) > b.units.delta_remaining();
-                if over_eps || over_delta {
-                    return Err(insufficient(&spend, b, over_delta));
-                }
+                check_affordable(&spend, &cost, b)?;
             }
+            // An epoch's accounting is that of its first spend: the default when it was made.
+            let mut spend = spend;
+            spend.accounting = self.default_accounting;
             self.append(&Entry::Spend(spend), valid_len)
         })
     }
@@ -358,8 +414,9 @@ impl Ledger {
         let (mut eps_total, mut delta_total) =
             (self.default_epsilon_total, self.default_delta_total);
         let (mut specific, mut spends) = (false, 0);
-        let mut units = Units::default();
-        let mut by_principal: BTreeMap<String, u128> = BTreeMap::new();
+        let mut accounting = None;
+        let mut spent = Cost::default();
+        let mut by_principal: BTreeMap<String, Cost> = BTreeMap::new();
         for e in entries {
             match e {
                 Entry::SetTotal {
@@ -380,31 +437,136 @@ impl Ledger {
                     }
                 }
                 Entry::Spend(s) if s.dataset == dataset && s.epochs.iter().any(|x| x == epoch) => {
+                    accounting.get_or_insert(s.accounting);
                     // A line that passed its checksum but holds no valid amount is charged
                     // as the whole budget: it can only make the ledger stricter.
-                    let (eps, delta) = s.units().unwrap_or((u64::MAX, u64::MAX));
-                    units.epsilon_spent += u128::from(eps);
-                    units.delta_spent += u128::from(delta);
+                    let cost = s.units().unwrap_or(Cost::MAX);
+                    spent.add(&cost);
+                    by_principal
+                        .entry(s.principal.clone())
+                        .or_default()
+                        .add(&cost);
                     spends += 1;
-                    *by_principal.entry(s.principal.clone()).or_insert(0) += u128::from(eps);
                 }
                 _ => {}
             }
         }
-        units.epsilon_total = total_units(amount::epsilon_units(eps_total, Round::Down));
-        units.delta_total = total_units(amount::delta_units(delta_total, Round::Down));
+        let accounting = accounting.unwrap_or(self.default_accounting);
+        let totals = Totals::new(accounting, eps_total, delta_total);
+        let units = Units {
+            epsilon_total: total_units(amount::epsilon_units(eps_total, Round::Down)),
+            epsilon_spent: spent.epsilon,
+            delta_total: total_units(amount::delta_units(totals.approx_delta, Round::Down)),
+            delta_spent: spent.delta,
+            rho_total: (totals.rho * RHO_UNITS as f64).floor() as u128,
+            rho_spent: spent.rho,
+        };
         let eps = |u: u128| amount::from_units(u, EPSILON_UNITS);
+        let rho = |u: u128| amount::from_units(u, RHO_UNITS);
+        let (epsilon_spent, epsilon_remaining) = match accounting {
+            Accounting::Pure => (eps(units.epsilon_spent), eps(units.epsilon_remaining())),
+            Accounting::Zcdp => {
+                let spent = round9(epsilon_of_rho(rho(units.rho_spent), totals.conversion));
+                (spent, round9((eps_total - spent).max(0.0)))
+            }
+        };
+        let measure = |c: &Cost| match accounting {
+            Accounting::Pure => eps(c.epsilon),
+            Accounting::Zcdp => rho(c.rho),
+        };
         EpochBudget {
             epoch: epoch.into(),
+            accounting,
             epsilon_total: eps_total,
-            epsilon_spent: eps(units.epsilon_spent),
-            epsilon_remaining: eps(units.epsilon_remaining()),
+            epsilon_spent,
+            epsilon_remaining,
             delta_total,
             delta_spent: amount::from_units(units.delta_spent, DELTA_UNITS),
+            conversion_delta: totals.conversion,
+            rho_total: rho(units.rho_total),
+            rho_spent: rho(units.rho_spent),
+            rho_remaining: rho(units.rho_remaining()),
             spends,
-            by_principal: by_principal.into_iter().map(|(p, u)| (p, eps(u))).collect(),
+            by_principal: by_principal
+                .iter()
+                .map(|(p, c)| (p.clone(), measure(c)))
+                .collect(),
             units,
         }
+    }
+
+    /// The accounting each of `epochs` uses (that of its first spend, or the default).
+    pub fn accounting(
+        &self,
+        dataset: &str,
+        epochs: &[String],
+    ) -> Result<Vec<Accounting>, LedgerError> {
+        let status = self.status(dataset, epochs)?;
+        Ok(epochs
+            .iter()
+            .map(|e| {
+                status
+                    .epochs
+                    .iter()
+                    .find(|b| &b.epoch == e)
+                    .map_or(self.default_accounting, |b| b.accounting)
+            })
+            .collect())
+    }
+}
+
+/// What an epoch's (ε, δ) total allows under its accounting.
+struct Totals {
+    /// ρ under zCDP (0 under pure).
+    rho: f64,
+    /// The δ that converts ρ to ε (0 under pure).
+    conversion: f64,
+    /// The δ approximate releases may spend.
+    approx_delta: f64,
+}
+
+impl Totals {
+    fn new(accounting: Accounting, epsilon_total: f64, delta_total: f64) -> Self {
+        match accounting {
+            Accounting::Pure => Self {
+                rho: 0.0,
+                conversion: 0.0,
+                approx_delta: delta_total,
+            },
+            Accounting::Zcdp => {
+                let conversion = conversion_delta(delta_total);
+                Self {
+                    rho: rho_for_epsilon(epsilon_total, conversion),
+                    conversion,
+                    approx_delta: delta_total - conversion,
+                }
+            }
+        }
+    }
+}
+
+/// A spend's cost in exact units: its pure ε part, approximate δ and zCDP ρ part.
+#[derive(Debug, Clone, Copy, Default)]
+struct Cost {
+    epsilon: u128,
+    delta: u128,
+    rho: u128,
+}
+
+impl Cost {
+    const MAX: Cost = Cost {
+        epsilon: u64::MAX as u128,
+        delta: u64::MAX as u128,
+        rho: u64::MAX as u128,
+    };
+
+    /// Adds one spend's cost; its pure part also adds ε²/2 to ρ (per spend: the square of a
+    /// sum would overcharge).
+    fn add(&mut self, spend: &Cost) {
+        let pure_rho = rho_units_of_epsilon_units(spend.epsilon.min(u128::from(u64::MAX)) as u64);
+        self.epsilon = self.epsilon.saturating_add(spend.epsilon);
+        self.delta = self.delta.saturating_add(spend.delta);
+        self.rho = self.rho.saturating_add(spend.rho).saturating_add(pure_rho);
     }
 }
 
@@ -412,7 +574,28 @@ fn total_units(units: Option<u64>) -> u128 {
     units.map_or(0, u128::from)
 }
 
-fn insufficient(spend: &Spend, b: &EpochBudget, over_delta: bool) -> LedgerError {
+/// Refuses `spend` (of exact `cost`) if epoch `b` cannot afford it under its accounting.
+fn check_affordable(spend: &Spend, cost: &Cost, b: &EpochBudget) -> Result<(), LedgerError> {
+    let mut all = Cost::default();
+    all.add(cost);
+    let over_delta = all.delta > b.units.delta_remaining();
+    let over = match b.accounting {
+        Accounting::Pure if cost.rho > 0 => {
+            return Err(LedgerError::NotZcdp {
+                epoch: b.epoch.clone(),
+                rho: spend.rho,
+            });
+        }
+        Accounting::Pure => all.epsilon > b.units.epsilon_remaining(),
+        Accounting::Zcdp => all.rho > b.units.rho_remaining(),
+    };
+    if over || over_delta {
+        return Err(insufficient(spend, &all, b, over_delta));
+    }
+    Ok(())
+}
+
+fn insufficient(spend: &Spend, cost: &Cost, b: &EpochBudget, over_delta: bool) -> LedgerError {
     let delta_note = if over_delta {
         format!(
             " and δ={} (δ spent {}, total {})",
@@ -421,12 +604,35 @@ fn insufficient(spend: &Spend, b: &EpochBudget, over_delta: bool) -> LedgerError
     } else {
         String::new()
     };
+    let (measure, requested, spent, remaining, total, total_note) = match b.accounting {
+        Accounting::Pure => (
+            "ε",
+            spend.epsilon,
+            b.epsilon_spent,
+            b.epsilon_remaining,
+            b.epsilon_total,
+            String::new(),
+        ),
+        Accounting::Zcdp => (
+            "ρ",
+            amount::from_units(cost.rho, RHO_UNITS),
+            b.rho_spent,
+            b.rho_remaining,
+            b.rho_total,
+            format!(
+                " (ε={} at δ={} under zCDP)",
+                b.epsilon_total, b.conversion_delta
+            ),
+        ),
+    };
     LedgerError::Insufficient {
         epoch: b.epoch.clone(),
-        requested: spend.epsilon,
-        spent: round9(b.epsilon_spent),
-        remaining: round9(b.epsilon_remaining),
-        total: b.epsilon_total,
+        measure,
+        requested: round9(requested),
+        spent: round9(spent),
+        remaining: round9(remaining),
+        total: round9(total),
+        total_note,
         delta_note,
     }
 }
@@ -488,171 +694,35 @@ impl Spend {
             what,
             epsilon_units: amount::epsilon_units(epsilon, Round::Up).unwrap_or(0),
             delta_units: amount::delta_units(delta, Round::Up).unwrap_or(0),
+            rho: 0.0,
+            rho_units: 0,
+            accounting: Accounting::default(),
         }
     }
 
-    /// The exact (ε, δ) units charged, or `None` when the amounts are not valid. Ledgers
-    /// written before exact amounts have no units: they are derived, rounding up.
-    fn units(&self) -> Option<(u64, u64)> {
+    /// A spend whose release also has a zCDP part of `rho` (discrete Gaussian noise).
+    pub fn with_rho(mut self, rho: f64) -> Self {
+        self.rho = rho;
+        self.rho_units = amount::to_units(rho, RHO_UNITS, Round::Up).unwrap_or(u64::MAX);
+        self
+    }
+
+    /// The exact units charged, or `None` when the amounts are not valid. Ledgers written
+    /// before exact amounts have no units: they are derived, rounding up.
+    fn units(&self) -> Option<Cost> {
         let eps = amount::epsilon_units(self.epsilon, Round::Up)?;
         let delta = amount::delta_units(self.delta, Round::Up)?;
+        let rho = amount::to_units(self.rho, RHO_UNITS, Round::Up)?;
         if delta >= DELTA_UNITS {
             return None;
         }
-        Some((eps.max(self.epsilon_units), delta.max(self.delta_units)))
+        Some(Cost {
+            epsilon: u128::from(eps.max(self.epsilon_units)),
+            delta: u128::from(delta.max(self.delta_units)),
+            rho: u128::from(rho.max(self.rho_units)),
+        })
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn spend(eps: f64, epochs: &[&str]) -> Spend {
-        Spend::new(
-            "alice",
-            "f".into(),
-            "events",
-            epochs.iter().map(|s| s.to_string()).collect(),
-            eps,
-            0.0,
-            "q",
-        )
-    }
-
-    #[test]
-    fn spends_until_the_total_then_refuses_with_the_numbers() {
-        let dir = tempfile::tempdir().unwrap();
-        let ledger = Ledger::open(
-            dir.path(),
-            &BudgetConfig {
-                epsilon_total: 1.0,
-                delta_total: 1e-5,
-            },
-        )
-        .unwrap();
-        ledger.charge(spend(0.6, &["2026Q4"])).unwrap();
-        let err = ledger
-            .charge(spend(0.6, &["2026Q4"]))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("ε=0.6") && err.contains("0.4 remains") && err.contains("2026Q4"),
-            "{err}"
-        );
-        ledger.charge(spend(0.4, &["2026Q4"])).unwrap();
-        let s = ledger.status("events", &[]).unwrap();
-        assert_eq!(s.epochs[0].epsilon_spent, 1.0);
-        assert_eq!(s.epochs[0].by_principal["alice"], 1.0);
-    }
-
-    #[test]
-    fn multi_epoch_spends_charge_every_epoch_and_all_or_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let ledger = Ledger::open(
-            dir.path(),
-            &BudgetConfig {
-                epsilon_total: 1.0,
-                delta_total: 1e-5,
-            },
-        )
-        .unwrap();
-        ledger
-            .set_total("events", Some("2026Q3"), 0.5, None)
-            .unwrap();
-        assert!(ledger.charge(spend(0.7, &["2026Q3", "2026Q4"])).is_err());
-        ledger.charge(spend(0.5, &["2026Q3", "2026Q4"])).unwrap();
-        let s = ledger.status("events", &[]).unwrap();
-        let spent: Vec<(String, f64)> = s
-            .epochs
-            .iter()
-            .map(|e| (e.epoch.clone(), e.epsilon_remaining))
-            .collect();
-        assert_eq!(spent, vec![("2026Q3".into(), 0.0), ("2026Q4".into(), 0.5)]);
-    }
-
-    #[test]
-    fn torn_tail_is_cut_and_damage_stops_spending() {
-        let dir = tempfile::tempdir().unwrap();
-        let ledger = Ledger::open(
-            dir.path(),
-            &BudgetConfig {
-                epsilon_total: 5.0,
-                delta_total: 1e-5,
-            },
-        )
-        .unwrap();
-        ledger.charge(spend(1.0, &["e"])).unwrap();
-        let path = dir.path().join("ledger/ledger.jsonl");
-        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
-        f.write_all(b"0badc0de {\"kind\":\"sp").unwrap();
-        ledger.charge(spend(1.0, &["e"])).unwrap();
-        assert_eq!(
-            ledger.status("events", &[]).unwrap().epochs[0].epsilon_spent,
-            2.0
-        );
-        let text = fs::read_to_string(&path)
-            .unwrap()
-            .replacen("alice", "mallory", 1);
-        fs::write(&path, text).unwrap();
-        assert!(matches!(
-            ledger.charge(spend(0.1, &["e"])),
-            Err(LedgerError::Damaged { line: 1, .. })
-        ));
-    }
-
-    #[test]
-    fn no_spend_however_small_passes_an_exhausted_total() {
-        let dir = tempfile::tempdir().unwrap();
-        let ledger = Ledger::open(
-            dir.path(),
-            &BudgetConfig {
-                epsilon_total: 1.0,
-                delta_total: 1e-5,
-            },
-        )
-        .unwrap();
-        for _ in 0..10 {
-            ledger.charge(spend(0.1, &["e"])).unwrap();
-        }
-        for tiny in [1e-9, 1e-12, 1e-300, f64::MIN_POSITIVE] {
-            assert!(
-                matches!(
-                    ledger.charge(spend(tiny, &["e"])),
-                    Err(LedgerError::Insufficient { .. })
-                ),
-                "{tiny}"
-            );
-        }
-        let b = &ledger.status("events", &[]).unwrap().epochs[0];
-        assert_eq!((b.epsilon_spent, b.epsilon_remaining), (1.0, 0.0));
-        ledger.set_total("events", None, 0.0, None).unwrap();
-        assert!(ledger.charge(spend(1e-12, &["f"])).is_err());
-        // A spend rounds up: a billion spends of 1e-18 would each be charged 1e-9.
-        ledger.set_total("events", None, 2e-9, None).unwrap();
-        ledger.charge(spend(1e-18, &["g"])).unwrap();
-        ledger.charge(spend(1e-18, &["g"])).unwrap();
-        assert!(ledger.charge(spend(1e-18, &["g"])).is_err());
-    }
-
-    #[test]
-    fn ledgers_without_units_are_read_rounding_up() {
-        let dir = tempfile::tempdir().unwrap();
-        let ledger = Ledger::open(dir.path(), &BudgetConfig::default()).unwrap();
-        let mut old = spend(0.25, &["e"]);
-        (old.epsilon_units, old.delta_units) = (0, 0);
-        let json = serde_json::to_string(&Entry::Spend(old))
-            .unwrap()
-            .replace(",\"epsilon_units\":0,\"delta_units\":0", "");
-        assert!(!json.contains("units"), "{json}");
-        let line = format!("{:08x} {json}\n", crc32(json.as_bytes()));
-        fs::write(dir.path().join("ledger/ledger.jsonl"), line).unwrap();
-        let b = &ledger.status("events", &[]).unwrap().epochs[0];
-        assert_eq!(b.units.epsilon_spent, 250_000_000);
-        assert_eq!(b.epsilon_remaining, 29.75);
-    }
-
-    #[test]
-    fn crc_matches_the_standard() {
-        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
-    }
-}
+mod tests;
