@@ -147,7 +147,7 @@ pub const MIN_RHO: f64 = MIN_EPSILON * MIN_EPSILON / 2.0;
 /// Adds discrete Gaussian noise to one value per group, where one person moves the vector of
 /// values by at most `l2` in L2 norm: scale `l2 / √(2ρ)` makes the release ρ-zCDP.
 pub fn gaussian(noise: Noise, values: &[i64], l2: f64, rho: f64) -> Result<Released, DpError> {
-    if !(MIN_RHO..=MAX_EPSILON).contains(&rho) || !(l2.is_finite() && l2 >= 0.0) {
+    if !((MIN_RHO..=MAX_EPSILON).contains(&rho) && l2.is_finite() && l2 >= 0.0) {
         return Err(DpError::InvalidParameters(format!(
             "ρ must be a number in [{MIN_RHO}, {MAX_EPSILON}] and the L2 bound finite, not ρ={rho}, L2={l2}"
         )));

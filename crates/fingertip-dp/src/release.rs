@@ -359,7 +359,9 @@ mod tests {
             let s = release_sums(Noise::OpenDp, &steps, 1.0, bound, budget).unwrap();
             s.half_width(0.05) / f64::from(1 << 20)
         };
-        let pure = width(Budget::Epsilon(eps_total / runs * index_eps / run_eps / parts));
+        let pure = width(Budget::Epsilon(
+            eps_total / runs * index_eps / run_eps / parts,
+        ));
         let rho_total = rho_for_epsilon(eps_total, conversion_delta(delta_total));
         let run_rho = (0.4f64.powi(2) + 8.0 * index_eps * index_eps) / 2.0;
         let index_rho = rho_total / runs * (index_eps * index_eps / 2.0) / run_rho;

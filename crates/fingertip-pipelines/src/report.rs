@@ -5,12 +5,13 @@ use fingertip_report::{IndexInfo, PrivacySummary, ReportInput};
 use crate::spec::{Kind, PipelineSpec};
 use crate::{IndexRow, RunSummary};
 
+/// The report of a run: `this_run` is its ε (under zCDP its ρ converted), `spent` and `total`
+/// the epoch's ε view after it.
 pub fn input(
     specs: &[PipelineSpec],
     rows: &[IndexRow],
     summary: &RunSummary,
-    spent: f64,
-    total: f64,
+    (this_run, spent, total): (f64, f64, f64),
 ) -> ReportInput {
     let indices = specs
         .iter()
@@ -46,7 +47,7 @@ pub fn input(
         indices,
         rows,
         privacy: PrivacySummary {
-            epsilon_this_run: summary.epsilon,
+            epsilon_this_run: this_run,
             delta_this_run: summary.delta,
             epsilon_spent_in_epoch: spent,
             epsilon_total_per_epoch: total,

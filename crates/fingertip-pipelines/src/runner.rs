@@ -133,8 +133,18 @@ impl Runner {
             .map(|e| e.epsilon_spent)
             .fold(0.0, f64::max);
         let total = status.epochs.first().map_or(0.0, |e| e.epsilon_total);
+        // Under zCDP, what this run alone costs in ε, at the ledger's conversion δ.
+        let this_run = match (accounting, status.epochs.first()) {
+            (Accounting::Zcdp, Some(e)) => {
+                fingertip_dp::accounting::epsilon_of_rho(rho, e.conversion_delta)
+            }
+            _ => epsilon,
+        };
         let html = fingertip_report::render_html(&crate::report::input(
-            &specs, &rows, &summary, spent, total,
+            &specs,
+            &rows,
+            &summary,
+            (this_run, spent, total),
         ))?;
         output::write_all(&req.out, &self.data_dir, &rows, &summary, &html)?;
         Ok((rows, summary))
