@@ -171,14 +171,16 @@ pub fn broken_copy(to: &Path, file: &str, edit: impl FnOnce(&str) -> String) -> 
 /// `fingertip.toml` (default pipelines config, embedded catalog, quarterly key epochs), with a
 /// budget of `epsilon_total` per key epoch.
 pub fn runner(data: &Path, domain: Domain, epsilon_total: f64) -> Runner {
-    let ledger = Ledger::open(
-        data,
-        &BudgetConfig {
-            epsilon_total,
-            ..BudgetConfig::default()
-        },
-    )
-    .expect("ledger");
+    let budget = BudgetConfig {
+        epsilon_total,
+        ..BudgetConfig::default()
+    };
+    runner_with(data, domain, &budget)
+}
+
+/// Like [`runner`], with a whole budget configuration (e.g. pure accounting).
+pub fn runner_with(data: &Path, domain: Domain, budget: &BudgetConfig) -> Runner {
+    let ledger = Ledger::open(data, budget).expect("ledger");
     Runner::new(
         data,
         PipelinesConfig::default(),

@@ -41,11 +41,11 @@ pub async fn release(
     budget: Budget,
 ) -> Result<Vec<IndexRow>, PipelineError> {
     register_person_stage(ctx, spec).await?;
-    let parts = spec.levels.len() * if spec.own_denominator() { 2 } else { 1 };
-    let part = budget.split(parts);
+    let quantities = if spec.own_denominator() { 2 } else { 1 };
     let norm = Norm::of(budget);
     let mut rows = Vec::new();
     for &level in &spec.levels {
+        let part = budget.share(level.share(&spec.levels)).split(quantities);
         let cells: Vec<Cell> = people
             .cells
             .keys()

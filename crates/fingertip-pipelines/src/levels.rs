@@ -22,6 +22,15 @@ impl Level {
         vec![Level::AppUnit, Level::Unit, Level::App, Level::All]
     }
 
+    /// This level's share of a release's budget among `levels`: the levels an oversight body
+    /// reads first — all apps × all units, and each app — weigh 3, per-unit levels 1, so the
+    /// headline numbers get the narrower intervals. Fixed before any data is read; the shares
+    /// add up to 1, so the levels compose back to the release's budget.
+    pub fn share(self, levels: &[Level]) -> f64 {
+        let weight = |l: Level| if l.keeps_unit() { 1.0 } else { 3.0 };
+        weight(self) / levels.iter().map(|l| weight(*l)).sum::<f64>()
+    }
+
     pub fn keeps_app(self) -> bool {
         matches!(self, Level::AppUnit | Level::App)
     }
@@ -81,5 +90,20 @@ impl Cell {
                 ALL.into()
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn level_shares_add_up_to_one_and_favour_the_headline_levels() {
+        let all = Level::all();
+        let total: f64 = all.iter().map(|l| l.share(&all)).sum();
+        assert!((total - 1.0).abs() < 1e-12);
+        assert_eq!(Level::All.share(&all), 3.0 / 8.0);
+        assert_eq!(Level::Unit.share(&all), 1.0 / 8.0);
+        assert_eq!(Level::All.share(&[Level::All]), 1.0);
     }
 }

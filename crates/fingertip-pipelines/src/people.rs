@@ -100,7 +100,7 @@ fn cap(level: Level, caps: &PeopleCaps) -> u32 {
 /// Releases active-worker counts at every level.
 pub async fn release(ctx: &SessionContext, p: &PeopleParams<'_>) -> Result<People, PipelineError> {
     let levels = Level::all();
-    let part = p.budget.split(levels.len());
+
     let groups = if p.domain.is_public() {
         Groups::Public
     } else {
@@ -119,6 +119,7 @@ pub async fn release(ctx: &SessionContext, p: &PeopleParams<'_>) -> Result<Peopl
             .iter()
             .map(|c| exact.get(c).copied().unwrap_or(0))
             .collect();
+        let part = p.budget.share(level.share(&levels));
         let released = release_counts(p.noise, &values, l0, part, groups)?;
         let (half95, half975) = (released.half_width(0.05), released.half_width(0.025));
         for (i, value) in released.kept {

@@ -22,6 +22,7 @@ use crate::error::QueryError;
 use crate::guard::{self, Analyzed, DomainColumn};
 use crate::limits::{Limits, MemoryLimit};
 use crate::refusal::{Refusal, code};
+use crate::run::{Run, Split};
 use crate::stages::{self, Quantities};
 use crate::{estimate, lake, output, post, release};
 
@@ -88,14 +89,6 @@ pub struct Engine {
 
 /// Public domains larger than this are not enumerated (partition selection is used instead).
 const MAX_PUBLIC_CELLS: usize = 50_000;
-
-/// The ε of one query, split across its parts.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Split {
-    pub estimate_each: f64,
-    pub persons: f64,
-    pub quantity: f64,
-}
 
 impl Engine {
     pub fn new(
@@ -331,7 +324,9 @@ pub(crate) struct Prepared {
 impl Prepared {
     pub fn run<'a>(&'a self, engine: &'a Engine, epsilon: f64) -> Run<'a> {
         Run {
-            engine,
+            noise: engine.noise,
+            min_persons: engine.config.min_persons,
+            ledger: &engine.ledger,
             ctx: &self.ctx,
             analyzed: &self.analyzed,
             quantities: &self.quantities,
@@ -351,19 +346,7 @@ pub(crate) struct ExactRelease {
     pub resolved: estimate::Resolved,
 }
 
-/// One query being executed (after it was charged).
-pub(crate) struct Run<'a> {
-    pub engine: &'a Engine,
-    pub ctx: &'a SessionContext,
-    pub analyzed: &'a Analyzed,
-    pub quantities: &'a Quantities,
-    pub split: Split,
-    pub epsilon: f64,
-    pub delta: f64,
-    pub epochs: &'a [String],
-    pub public: Option<Vec<Vec<String>>>,
-}
-
+/// The stages of a charged query, in order (`Run` itself is a leaf the stages read).
 impl Run<'_> {
     /// The person stage, bounds resolution and the release stage: exact per-group values,
     /// and how they are to be noised.
@@ -401,7 +384,7 @@ impl Run<'_> {
             exact = exact.align_to(cells);
         }
         let params = release::NoiseParams {
-            noise: self.engine.noise,
+            noise: self.noise,
             max_groups: stage_bounds.max_groups,
             max_rows: stage_bounds.max_rows,
             quantile_rows: stage_bounds.quantile_rows,
@@ -409,7 +392,7 @@ impl Run<'_> {
             epsilon_quantity: self.split.quantity,
             delta: self.delta,
             ranges: stage_bounds.ranges.clone(),
-            min_persons: self.engine.config.min_persons,
+            min_persons: self.min_persons,
             public: self.public.is_some(),
         };
         Ok(ExactRelease {
@@ -432,7 +415,6 @@ impl Run<'_> {
             .await
             .map_err(QueryError::engine)?;
         let budget = self
-            .engine
             .ledger
             .status("events", self.epochs)?
             .epochs
@@ -466,10 +448,6 @@ impl Run<'_> {
         )
         .and_then(LogicalPlanBuilder::build)
         .map_err(QueryError::engine)
-    }
-
-    pub fn engine_noise(&self) -> Noise {
-        self.engine.noise
     }
 }
 

@@ -17,8 +17,8 @@ use datafusion::logical_expr::LogicalPlan;
 use fingertip_dp::{laplace, upper_bound};
 
 use crate::bounds::{self, BoundsRequest, MAX_GROUPS_CAP, MAX_ROWS_CAP, ResolvedBounds};
-use crate::engine::Run;
 use crate::error::QueryError;
+use crate::run::Run;
 use crate::stages::{self, Quantity, StageBounds, quantity_col};
 
 /// A grid step must leave out at least this share of persons to be worth taking.
@@ -167,7 +167,7 @@ pub async fn resolve(
         .await
         .map_err(QueryError::engine)?;
     let eps = run.split.estimate_each;
-    let noise = run.engine_noise();
+    let noise = run.noise;
     let groups: Vec<i64> = column_f64(&batches, "__ft_groups")
         .into_iter()
         .map(|v| v as i64)

@@ -24,6 +24,7 @@ mod output;
 mod post;
 mod refusal;
 mod release;
+mod run;
 pub mod stages;
 
 pub use answer::{Answer, ColumnMeta};

@@ -7,12 +7,12 @@ use serde_json::{Map, json};
 
 use crate::answer::{Answer, ColumnMeta};
 use crate::bounds::BoundsRequest;
-use crate::engine::Run;
 use crate::estimate::Resolved;
 use crate::guard::{Analyzed, MeasureKind};
 use crate::post::{self, Output, ReleasedRows, Source};
 use crate::refusal::{Refusal, code, refuse};
 use crate::release::Noisy;
+use crate::run::Run;
 use crate::stages::Quantities;
 
 /// Released values and their 95% intervals, per group and measure.
@@ -269,7 +269,7 @@ pub fn answer(
         groups_released: noisy.groups.len(),
         groups_suppressed: noisy.suppressed,
         partition_threshold: noisy.threshold,
-        min_persons: run.engine.config().min_persons,
+        min_persons: run.min_persons,
         budget,
     }
 }

@@ -28,10 +28,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use fingertip_dp::BudgetConfig;
+use fingertip_dp::accounting::Accounting;
 use fingertip_pipelines::IndexRow;
 use fingertip_sim::Tier;
 use fingertip_tests::pipelines::{
-    Key, WEEKS, copy_pipelines, coverage, published, run, runner, simulate,
+    Key, WEEKS, copy_pipelines, coverage, published, run, runner, runner_with, simulate,
 };
 use fingertip_tests::stats::binomial_band;
 
@@ -121,6 +123,69 @@ fn print_township_widths(label: &str, rows: &[IndexRow], truth: &HashMap<Key, f6
     }
 }
 
+/// Prints the 95% half-width of every headline cell (all apps × all units, and each app) in
+/// the last week: relative to the value, or in percentage points for shares. Returns how many
+/// headline cells are informative (half-width ≤ 10% of the value, or ≤ 5 points for a share)
+/// and the median relative half-width.
+fn headline_widths(label: &str, rows: &[IndexRow]) -> (usize, f64, usize) {
+    let week = WEEKS[WEEKS.len() - 1];
+    let mut rel = Vec::new();
+    let mut good = 0;
+    for r in rows.iter().filter(|r| r.week == week && r.org_unit == "*") {
+        let Some((v, lo, hi)) = published(r) else {
+            continue;
+        };
+        let half = (hi - lo) / 2.0;
+        let share = r.index.ends_with("_share") || r.index.ends_with("_rate");
+        let ok = if share {
+            half <= 0.05
+        } else {
+            half <= 0.1 * v.abs()
+        };
+        good += usize::from(ok);
+        rel.push(half / v.abs().max(1e-9));
+        let shown = if share {
+            format!("{:.1}% ± {:.1} points", v * 100.0, half * 100.0)
+        } else {
+            format!(
+                "{v:.2} ± {half:.2} ({:.0}%)",
+                half / v.abs().max(1e-9) * 100.0
+            )
+        };
+        println!(
+            "headline {label}: {} {}: {shown}{}",
+            r.index,
+            r.app_id,
+            if ok { "" } else { "  (wide)" }
+        );
+    }
+    rel.sort_by(f64::total_cmp);
+    let median = rel.get(rel.len() / 2).copied().unwrap_or(f64::NAN);
+    println!(
+        "headline {label}: {good} of {} cells informative; median half-width {:.1}% of the value",
+        rel.len(),
+        median * 100.0
+    );
+    (good, median, rel.len())
+}
+
+/// Copies a data directory without its ledger (whose epochs already use zCDP).
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_name() == "ledger" {
+            continue;
+        }
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
 /// Asserts the coverage of every index is not significantly below 95%; returns a summary.
 fn check_coverage(label: &str, rows: &[IndexRow], truth: &HashMap<Key, f64>) -> String {
     let coverage = coverage(rows, truth);
@@ -178,6 +243,29 @@ fn published_intervals_hold_the_true_values_and_rank_heavy_above_light() {
     assert!(summary.public_domain && summary.delta == 0.0, "{summary:?}");
     check_coverage("shipped ε", &shipped_rows, &truth);
     print_township_widths("shipped ε", &shipped_rows, &truth);
+    let zcdp = headline_widths("zCDP", &shipped_rows);
+
+    // The same run under pure accounting (Laplace noise on L1 bounds), in its own data
+    // directory's ledger: the before/after of docs/privacy.md.
+    let pure_data = tmp.path().join("data-pure");
+    copy_dir(&data, &pure_data);
+    let pure_runner = runner_with(
+        &pure_data,
+        sim.domain(),
+        &BudgetConfig {
+            epsilon_total: 1e6,
+            accounting: Accounting::Pure,
+            ..BudgetConfig::default()
+        },
+    );
+    let (pure_rows, _) =
+        run(&pure_runner, &tmp.path().join("out-pure"), &WEEKS, None).expect("pure run");
+    check_coverage("shipped ε, pure", &pure_rows, &truth);
+    let pure = headline_widths("pure", &pure_rows);
+    assert!(
+        zcdp.1 < pure.1,
+        "zCDP intervals are not narrower at the headline levels: {zcdp:?} vs {pure:?}"
+    );
 
     let (rows, summary) = run(
         &runner,
