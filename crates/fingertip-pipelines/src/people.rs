@@ -3,9 +3,12 @@
 //! noisy count is below `min_persons` is suppressed for every index.
 //!
 //! When the apps and org units are declared (public), every cell of the grid weeks × apps ×
-//! units is released with noise (discrete Gaussian under ρ, Laplace under ε); otherwise cells
-//! pass through DP partition selection (OpenDP's noisy threshold) and only selected cells
-//! exist.
+//! units is released with noise (discrete Gaussian under ρ, Laplace under ε). Otherwise each
+//! level first selects its (app, unit) keys once for the whole run, by DP partition selection
+//! (OpenDP's noisy threshold) on the number of people in each key, a person counting in at
+//! most the level's cap of keys over the run — not per week, so the threshold does not grow
+//! with the number of weeks; half of the level's budget pays for it. The grid weeks × selected
+//! keys is then released like a declared one with the other half.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -101,26 +104,42 @@ fn cap(level: Level, caps: &PeopleCaps) -> u32 {
 pub async fn release(ctx: &SessionContext, p: &PeopleParams<'_>) -> Result<People, PipelineError> {
     let levels = Level::all();
 
-    let groups = if p.domain.is_public() {
-        Groups::Public
-    } else {
-        Groups::FromData {
-            delta: p.delta / levels.len() as f64,
-        }
-    };
+    let public = p.domain.is_public();
+    let delta = p.delta / levels.len() as f64;
     let mut out = People::default();
-    for (level, exact) in exact_counts_by_level(ctx, p.caps).await? {
+    for counts in exact_counts_by_level(ctx, p.caps, !public).await? {
+        let level = counts.level;
         let l0 = cap(level, p.caps) * p.weeks.len() as u32;
-        let cells: Vec<Cell> = match groups {
-            Groups::Public => p.domain.cells(level, p.weeks),
-            Groups::FromData { .. } => exact.keys().cloned().collect(),
+        let mut part = p.budget.share(level.share(&levels));
+        let cells: Vec<Cell> = if public {
+            p.domain.cells(level, p.weeks)
+        } else {
+            part = part.share(0.5);
+            let keys: Vec<&Cell> = counts.keys.keys().collect();
+            let values: Vec<i64> = counts.keys.values().copied().collect();
+            let selected = release_counts(
+                p.noise,
+                &values,
+                cap(level, p.caps),
+                part,
+                Groups::FromData { delta },
+            )?;
+            let mut cells = Vec::new();
+            for week in p.weeks {
+                for (i, _) in &selected.kept {
+                    cells.push(Cell {
+                        week: week.clone(),
+                        ..keys[*i].clone()
+                    });
+                }
+            }
+            cells
         };
         let values: Vec<i64> = cells
             .iter()
-            .map(|c| exact.get(c).copied().unwrap_or(0))
+            .map(|c| counts.weekly.get(c).copied().unwrap_or(0))
             .collect();
-        let part = p.budget.share(level.share(&levels));
-        let released = release_counts(p.noise, &values, l0, part, groups)?;
+        let released = release_counts(p.noise, &values, l0, part, Groups::Public)?;
         let (half95, half975) = (released.half_width(0.05), released.half_width(0.025));
         for (i, value) in released.kept {
             let count = Count {
@@ -138,6 +157,17 @@ pub async fn release(ctx: &SessionContext, p: &PeopleParams<'_>) -> Result<Peopl
 /// The table of distinct (person, week, app, unit) memberships, while the counts are taken.
 const MEMBERSHIPS: &str = "ft_person_memberships";
 
+/// One level's exact capped counts of active workers (before noise).
+#[derive(Debug, Clone)]
+pub struct LevelCounts {
+    pub level: Level,
+    /// Per cell (week, app, unit): a person counts in at most the level's cap per week.
+    pub weekly: BTreeMap<Cell, i64>,
+    /// Per (app, unit) key over the whole run (`week` empty): a person counts in at most the
+    /// level's cap of keys. Only when asked for (undeclared domains).
+    pub keys: BTreeMap<Cell, i64>,
+}
+
 /// The exact capped counts of active workers at every level (before noise). The lake is
 /// scanned once: the distinct memberships are collected into memory and each level is counted
 /// from them. That is a few rows per person and week when people work in one unit, but up to
@@ -145,7 +175,8 @@ const MEMBERSHIPS: &str = "ft_person_memberships";
 pub async fn exact_counts_by_level(
     ctx: &SessionContext,
     caps: &PeopleCaps,
-) -> Result<Vec<(Level, BTreeMap<Cell, i64>)>, PipelineError> {
+    with_keys: bool,
+) -> Result<Vec<LevelCounts>, PipelineError> {
     let df = ctx
         .sql("SELECT DISTINCT person, week, app_id, org_unit FROM weekly_events")
         .await?;
@@ -158,8 +189,21 @@ pub async fn exact_counts_by_level(
     let mut out = Vec::new();
     let mut failure = None;
     for level in Level::all() {
-        match exact_counts(ctx, level, cap(level, caps)).await {
-            Ok(exact) => out.push((level, exact)),
+        let counted = async {
+            let weekly = exact_counts(ctx, level, cap(level, caps)).await?;
+            let keys = if with_keys {
+                key_counts(ctx, level, cap(level, caps)).await?
+            } else {
+                BTreeMap::new()
+            };
+            Ok::<_, PipelineError>(LevelCounts {
+                level,
+                weekly,
+                keys,
+            })
+        };
+        match counted.await {
+            Ok(c) => out.push(c),
             Err(e) => {
                 failure = Some(e);
                 break;
@@ -181,6 +225,25 @@ async fn exact_counts(
         "WITH pc AS (SELECT DISTINCT person, week, {app} AS app_id, {unit} AS org_unit FROM {MEMBERSHIPS}), \
          r AS (SELECT week, app_id, org_unit, row_number() OVER (PARTITION BY person, week ORDER BY random()) AS rk FROM pc) \
          SELECT week, app_id, org_unit, COUNT(*) AS persons FROM r WHERE rk <= {cap} GROUP BY week, app_id, org_unit"
+    );
+    let batches = ctx.sql(&sql).await?.collect().await?;
+    Ok(cells_with(&batches, |b, i| {
+        b.column(3).as_primitive::<Int64Type>().value(i)
+    }))
+}
+
+/// One level's people per (app, unit) key over the whole run; a person counts in at most
+/// `cap` keys, chosen at random.
+async fn key_counts(
+    ctx: &SessionContext,
+    level: Level,
+    cap: u32,
+) -> Result<BTreeMap<Cell, i64>, PipelineError> {
+    let (app, unit) = level.key_sql("app_id", "org_unit");
+    let sql = format!(
+        "WITH pk AS (SELECT DISTINCT person, {app} AS app_id, {unit} AS org_unit FROM {MEMBERSHIPS}), \
+         r AS (SELECT app_id, org_unit, row_number() OVER (PARTITION BY person ORDER BY random()) AS rk FROM pk) \
+         SELECT '' AS week, app_id, org_unit, COUNT(*) AS persons FROM r WHERE rk <= {cap} GROUP BY app_id, org_unit"
     );
     let batches = ctx.sql(&sql).await?.collect().await?;
     Ok(cells_with(&batches, |b, i| {

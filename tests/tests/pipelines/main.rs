@@ -8,3 +8,4 @@ mod api;
 mod duplicates;
 mod golden;
 mod outputs;
+mod selection;

@@ -302,7 +302,14 @@ fn a_run_writes_every_output_and_a_self_contained_report() {
         let svgs = section_of(&html, name).matches("<svg").count();
         assert!(svgs >= 1, "{name} has no chart");
     }
-    let eps = epsilon_text(run_eps);
+    // Under zCDP (the default) the run's ε is its ρ converted at half the default δ total.
+    let converted = fingertip_dp::accounting::epsilon_of_rho(
+        shipped_rho(),
+        fingertip_dp::accounting::conversion_delta(
+            fingertip_dp::BudgetConfig::default().delta_total,
+        ),
+    );
+    let eps = epsilon_text(converted);
     assert!(
         html.contains(&format!("Privacy budget used by this run: ε = {eps},")),
         "the header does not state ε = {eps}"

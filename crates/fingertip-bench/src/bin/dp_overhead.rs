@@ -93,10 +93,10 @@ async fn run(args: &Args) -> Result<serde_json::Value> {
         .people
         .clone()
         .context("people pipeline without [people]")?;
-    let mut cells: usize = bounded::exact_counts_by_level(&ctx, &caps)
+    let mut cells: usize = bounded::exact_counts_by_level(&ctx, &caps, false)
         .await?
         .iter()
-        .map(|(_, counts)| counts.len())
+        .map(|counts| counts.weekly.len())
         .sum();
     parts.insert(people.name.clone(), json!(secs(t)));
     for spec in specs
