@@ -17,11 +17,11 @@ pub fn compose(spec: &PipelineSpec, rows: &[IndexRow]) -> Vec<IndexRow> {
         .iter()
         .filter(|r| spec.components.iter().any(|c| c.index == r.index))
     {
-        by_cell.entry(r.cell()).or_default().push(r);
+        by_cell.entry(Cell::of(r)).or_default().push(r);
     }
     let mut out = Vec::new();
     for (cell, parts) in by_cell {
-        let mut row = IndexRow::new(&spec.name, &cell, 0.0, &spec.clause);
+        let mut row = crate::new_row(&spec.name, &cell, 0.0, &spec.clause);
         let mut acc = (0.0, 0.0, 0.0, 0.0);
         for c in &spec.components {
             let Some(p) = parts.iter().find(|p| p.index == c.index) else {

@@ -240,7 +240,7 @@ fn row(
     num: Option<Noisy>,
     den: Option<Noisy>,
 ) -> IndexRow {
-    let mut row = IndexRow::new(&spec.name, cell, spec.epsilon, &spec.clause);
+    let mut row = crate::new_row(&spec.name, cell, spec.epsilon, &spec.clause);
     let own = people.cells[cell];
     if own.suppressed {
         row.suppressed = true;

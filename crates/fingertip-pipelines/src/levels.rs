@@ -70,6 +70,17 @@ pub struct Cell {
 }
 
 impl Cell {
+    /// The cell a published row is of.
+    pub fn of(row: &fingertip_report::IndexRow) -> Self {
+        Self {
+            week: row.week.clone(),
+            app_id: row.app_id.clone(),
+            org_unit: row.org_unit.clone(),
+        }
+    }
+}
+
+impl Cell {
     pub fn level(&self) -> Level {
         match (self.app_id == ALL, self.org_unit == ALL) {
             (false, false) => Level::AppUnit,

@@ -37,46 +37,23 @@ pub mod bounded {
     pub use fingertip_dp::fixed_point_unit as value_unit;
 }
 
-/// One published value, in long form.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct IndexRow {
-    pub index: String,
-    pub week: String,
-    pub app_id: String,
-    pub org_unit: String,
-    pub value: Option<f64>,
-    pub ci_low: Option<f64>,
-    pub ci_high: Option<f64>,
-    /// ε this index spent in the run.
-    pub epsilon: f64,
-    /// Withheld because the cell has fewer than `min_persons` active workers.
-    pub suppressed: bool,
-    /// The policy clause the index evidences.
-    pub clause: String,
-}
+/// One published value, in long form: the report crate's row, the one type every output
+/// (CSV, Parquet, JSON, report, API) is written from.
+pub use fingertip_report::IndexRow;
 
-impl IndexRow {
-    pub fn new(index: &str, cell: &Cell, epsilon: f64, clause: &str) -> Self {
-        Self {
-            index: index.into(),
-            week: cell.week.clone(),
-            app_id: cell.app_id.clone(),
-            org_unit: cell.org_unit.clone(),
-            value: None,
-            ci_low: None,
-            ci_high: None,
-            epsilon,
-            suppressed: false,
-            clause: clause.into(),
-        }
-    }
-
-    pub fn cell(&self) -> Cell {
-        Cell {
-            week: self.week.clone(),
-            app_id: self.app_id.clone(),
-            org_unit: self.org_unit.clone(),
-        }
+/// A new row of `index` for `cell`, not yet valued.
+pub fn new_row(index: &str, cell: &Cell, epsilon: f64, clause: &str) -> IndexRow {
+    IndexRow {
+        index: index.into(),
+        week: cell.week.clone(),
+        app_id: cell.app_id.clone(),
+        org_unit: cell.org_unit.clone(),
+        value: None,
+        ci_low: None,
+        ci_high: None,
+        epsilon,
+        suppressed: false,
+        clause: clause.into(),
     }
 }
 

@@ -26,26 +26,12 @@ pub fn input(
             higher_is_worse: s.higher_is_worse,
         })
         .collect();
-    let rows = rows
-        .iter()
-        .map(|r| fingertip_report::IndexRow {
-            index: r.index.clone(),
-            week: r.week.clone(),
-            app_id: r.app_id.clone(),
-            org_unit: r.org_unit.clone(),
-            value: r.value,
-            ci_low: r.ci_low,
-            ci_high: r.ci_high,
-            epsilon: r.epsilon,
-            suppressed: r.suppressed,
-        })
-        .collect();
     ReportInput {
         title: "Fingertip burden report".into(),
         generated_at: summary.generated_at.clone(),
         weeks: summary.weeks.clone(),
         indices,
-        rows,
+        rows: rows.to_vec(),
         privacy: PrivacySummary {
             epsilon_this_run: this_run,
             delta_this_run: summary.delta,

@@ -351,7 +351,7 @@ fn people_rows(spec: &PipelineSpec, people: &people::People) -> Vec<IndexRow> {
         .cells
         .iter()
         .map(|(cell, n)| {
-            let mut row = IndexRow::new(&spec.name, cell, spec.epsilon, &spec.clause);
+            let mut row = crate::new_row(&spec.name, cell, spec.epsilon, &spec.clause);
             row.suppressed = n.suppressed;
             if !n.suppressed {
                 row.value = Some(n.value.max(0.0));

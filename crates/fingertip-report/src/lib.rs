@@ -34,6 +34,7 @@
 //!         ci_high: Some(4.5),
 //!         epsilon: 0.1,
 //!         suppressed: false,
+//!         clause: String::new(),
 //!     }],
 //!     privacy: PrivacySummary {
 //!         epsilon_this_run: 1.0,

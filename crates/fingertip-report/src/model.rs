@@ -33,6 +33,9 @@ pub struct IndexRow {
     /// True when too few people were in the cell to publish it. A suppressed row's value is
     /// never shown, even if one is present.
     pub suppressed: bool,
+    /// The policy clause the index evidences (also in its [`IndexInfo`]).
+    #[serde(default)]
+    pub clause: String,
 }
 
 /// What an index is, in plain language, and how to read it.

@@ -208,6 +208,7 @@ mod tests {
             ci_high: value.map(|v| v + 1.0),
             epsilon: 0.1,
             suppressed,
+            clause: String::new(),
         }
     }
 

@@ -126,6 +126,7 @@ fn row(index: &str, week: &str, app: &str, unit: &str, value: f64, half_width: f
         ci_high: Some(value + half_width),
         epsilon: 0.05,
         suppressed: false,
+        clause: String::new(),
     }
 }
 
