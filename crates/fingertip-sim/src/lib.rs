@@ -1,6 +1,6 @@
 //! `fingertip-sim`: a seeded synthetic population of government-app users, the exact
-//! ("true") burden indices of what it generated, and the tools that deliver its events to a
-//! Fingertip server (HTTP load generator) or straight into a Parquet lake.
+//! ("true") burden indices of what it generated, and the direct writer of its events into a
+//! Parquet lake. (Its HTTP load generator is `fingertip_bench::post`.)
 //!
 //! This crate owns *test data*: events here carry raw `person_ref`s such as `EMP-000123`. It
 //! uses its own PRNG ([`rng::Rng`], xoshiro256++) and never the `rand` crate; the same seed and
@@ -17,7 +17,6 @@
 //! | [`stream`] | the constant-memory event iterator |
 //! | [`ndjson`] | the JSON shape of an event |
 //! | [`truth`] | exact indices per week × app × org unit (docs/indices.md) |
-//! | [`load`] | the HTTP load generator |
 //! | [`lake`] | the direct Parquet lake writer |
 //!
 //! ```
@@ -32,7 +31,6 @@ mod behaviour;
 pub mod calendar;
 mod event;
 pub mod lake;
-pub mod load;
 pub mod ndjson;
 pub mod org;
 pub mod population;
@@ -44,7 +42,6 @@ use std::io;
 
 pub use event::{App, EventType, SimEvent};
 pub use lake::{LakeOptions, LakeReport, LakeWriter, write_lake};
-pub use load::{BodyFormat, LoadOptions, LoadReport, post_events, read_tokens};
 pub use ndjson::{encode_event, write_ndjson};
 pub use org::{Level, OrgTree, OrgUnit, Tier, Township, UnitProfile};
 pub use population::{Distribution, Population, SimOptions, Worker};
@@ -66,12 +63,6 @@ pub enum SimError {
         option: &'static str,
         problem: &'static str,
     },
-    #[error("the tokens file has no token for app `{app_id}`")]
-    MissingToken { app_id: String },
-    #[error("the tokens file is not a JSON object of app_id → token strings: {0}")]
-    InvalidTokens(String),
-    #[error("HTTP: {0}")]
-    Http(String),
     #[error("key store: {0}")]
     Keys(#[from] fingertip_anonymize::KeyError),
     #[error("Parquet: {0}")]

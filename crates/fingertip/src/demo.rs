@@ -12,10 +12,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use fingertip_bench::post::LoadOptions;
 use fingertip_pipelines::{RunRequest, weeks};
 use fingertip_query::QueryRequest;
 use fingertip_server::{Role, TokenStore};
-use fingertip_sim::{App, EventStream, LoadOptions, Population, SimOptions, TruthConfig};
+use fingertip_sim::{App, EventStream, Population, SimOptions, TruthConfig};
 
 use crate::DataArgs;
 use crate::config::Config;
@@ -68,7 +69,7 @@ pub fn run(args: DemoArgs) -> Result<i32> {
     let mut load = LoadOptions::new(format!("http://{}", server.address), tokens);
     load.concurrency = 16;
     load.batch_size = 500;
-    let report = runtime.block_on(fingertip_sim::post_events(
+    let report = runtime.block_on(fingertip_bench::post::post_events(
         EventStream::new(pop.clone()),
         load,
     ))?;

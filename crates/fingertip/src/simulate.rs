@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
+use fingertip_bench::post::{BodyFormat, LoadOptions};
 use fingertip_sim::{
-    App, BodyFormat, Distribution, EventStream, LakeOptions, LoadOptions, Population, SimOptions,
-    TruthConfig,
+    App, Distribution, EventStream, LakeOptions, Population, SimOptions, TruthConfig,
 };
 
 #[derive(clap::Args, Debug, Clone)]
@@ -208,7 +208,7 @@ fn post(events: EventStream, target: &str, args: &SimulateArgs) -> Result<()> {
     let Some(tokens_path) = &args.tokens else {
         bail!("--target needs --tokens")
     };
-    let tokens = fingertip_sim::read_tokens(tokens_path)?;
+    let tokens = fingertip_bench::post::read_tokens(tokens_path)?;
     let missing: Vec<&str> = App::ALL
         .iter()
         .map(|a| a.id())
@@ -235,7 +235,7 @@ fn post(events: EventStream, target: &str, args: &SimulateArgs) -> Result<()> {
         .enable_all()
         .build()
         .context("starting the tokio runtime")?;
-    let report = runtime.block_on(fingertip_sim::post_events(events, options))?;
+    let report = runtime.block_on(fingertip_bench::post::post_events(events, options))?;
     println!("{}", report.summary_line());
     if report.failed_batches > 0 {
         bail!("{} batches could not be delivered", report.failed_batches);

@@ -1,7 +1,6 @@
 //! The simulator's integration tests: determinism, validity against the model, the shape of
 //! the population, the lake writer, and the true indices against hand-computed values.
 
-mod load;
 mod truth_by_hand;
 
 use std::collections::{HashMap, HashSet};

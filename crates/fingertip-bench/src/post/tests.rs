@@ -1,4 +1,4 @@
-//! The load generator against a stand-in server on loopback: tokens per app, both body
+//! The simulator's load generator against a stand-in server on loopback: tokens per app, both body
 //! formats, a 429 with `Retry-After` that must be retried, and the 202 counts added up.
 //! (The real server is tested end to end in the workspace `tests/`.)
 
@@ -7,7 +7,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use bytes::Bytes;
-use fingertip_sim::{App, BodyFormat, LoadOptions, events, post_events};
+use fingertip_sim::{App, SimOptions, events};
+
+use super::{BodyFormat, LoadOptions, post_events};
+
+fn options(workers: u32, weeks: u32, seed: u64) -> SimOptions {
+    SimOptions {
+        end_ms: 1_795_000_000_000,
+        ..SimOptions::new(workers, weeks, seed)
+    }
+}
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
@@ -76,7 +85,7 @@ async fn posts_every_event_with_its_apps_token() {
     for format in [BodyFormat::Json, BodyFormat::Ndjson] {
         let seen = Arc::new(Seen::default());
         let addr = serve(seen.clone()).await;
-        let opts = super::options(30, 1, 9);
+        let opts = options(30, 1, 9);
         let total = events(opts.clone()).count() as u64;
         let tokens = App::ALL
             .iter()

@@ -7,10 +7,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::BodyFormat;
-use crate::SimError;
-use crate::event::SimEvent;
-use crate::ndjson::encode_event;
+use fingertip_sim::{SimEvent, encode_event};
+
+use super::{BodyFormat, PostError};
 
 /// One request ready to send.
 #[derive(Debug, Clone)]
@@ -60,10 +59,10 @@ impl Batcher {
     }
 
     /// Adds `e` to its app's body; returns the batch if that body is now full.
-    pub(crate) fn push(&mut self, e: &SimEvent) -> Result<Option<Batch>, SimError> {
+    pub(crate) fn push(&mut self, e: &SimEvent) -> Result<Option<Batch>, PostError> {
         if !self.pending.contains_key(&e.app_id) {
             let token = self.tokens.get(&*e.app_id).cloned();
-            let token = token.ok_or_else(|| SimError::MissingToken {
+            let token = token.ok_or_else(|| PostError::MissingToken {
                 app_id: e.app_id.to_string(),
             })?;
             self.pending.insert(
@@ -99,7 +98,7 @@ impl Batcher {
     }
 
     /// Every partly filled batch.
-    pub(crate) fn drain(&mut self) -> Result<Vec<Batch>, SimError> {
+    pub(crate) fn drain(&mut self) -> Result<Vec<Batch>, PostError> {
         let mut apps: Vec<Arc<str>> = self
             .pending
             .iter()
@@ -110,7 +109,7 @@ impl Batcher {
         apps.iter().map(|app| self.take(app)).collect()
     }
 
-    fn take(&mut self, app: &Arc<str>) -> Result<Batch, SimError> {
+    fn take(&mut self, app: &Arc<str>) -> Result<Batch, PostError> {
         // Unwrap safety: callers only take apps that have a pending body.
         let pending = self.pending.get_mut(app).expect("pending body exists");
         let mut body = std::mem::take(&mut pending.body);
@@ -131,33 +130,35 @@ impl Batcher {
     }
 }
 
-fn gzip(data: &[u8]) -> Result<Bytes, SimError> {
+fn gzip(data: &[u8]) -> Result<Bytes, PostError> {
     let mut encoder = flate2::write::GzEncoder::new(
         Vec::with_capacity(data.len() / 4),
         flate2::Compression::fast(),
     );
-    encoder.write_all(data).map_err(SimError::io("gzip body"))?;
+    encoder
+        .write_all(data)
+        .map_err(PostError::io("gzip body"))?;
     Ok(Bytes::from(
-        encoder.finish().map_err(SimError::io("gzip body"))?,
+        encoder.finish().map_err(PostError::io("gzip body"))?,
     ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::population::SimOptions;
+    use fingertip_sim::SimOptions;
 
     #[test]
     fn groups_by_app_into_valid_bodies() {
         let mut options = SimOptions::new(5, 1, 1);
         options.end_ms = 1_795_000_000_000;
-        let tokens = crate::App::ALL
+        let tokens = fingertip_sim::App::ALL
             .iter()
             .map(|a| (a.id().to_string(), format!("ft_{}", a.id())))
             .collect();
         let mut batcher = Batcher::new(&tokens, 7, BodyFormat::Json, false);
         let mut batches = Vec::new();
-        let total = crate::events(options)
+        let total = fingertip_sim::events(options)
             .map(|e| batcher.push(&e).unwrap().map(|b| batches.push(b)))
             .count() as u64;
         batches.extend(batcher.drain().unwrap());
@@ -178,10 +179,10 @@ mod tests {
     fn missing_token_is_an_error() {
         let options = SimOptions::new(2, 1, 1);
         let mut batcher = Batcher::new(&HashMap::new(), 7, BodyFormat::Ndjson, false);
-        let e = crate::events(options).next().unwrap();
+        let e = fingertip_sim::events(options).next().unwrap();
         assert!(matches!(
             batcher.push(&e),
-            Err(SimError::MissingToken { .. })
+            Err(PostError::MissingToken { .. })
         ));
     }
 }

@@ -1,4 +1,6 @@
-//! The HTTP load generator: posts simulated events to a running Fingertip server.
+//! The simulator's HTTP load generator: posts simulated events to a running Fingertip server
+//! (`fingertip simulate --target`, `fingertip demo`). The benchmarks' own generator, which
+//! replays pre-built bodies at a fixed rate, is `bin/loadgen.rs`.
 //!
 //! A blocking thread generates events and groups them by app into batches (each app's events
 //! go with that app's token); up to `concurrency` batches are in flight at once over
@@ -7,6 +9,8 @@
 
 mod batcher;
 mod request;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -21,10 +25,32 @@ use hyper_util::rt::TokioExecutor;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::{Semaphore, mpsc};
 
-use crate::SimError;
-use crate::event::SimEvent;
 use batcher::{Batch, Batcher};
+use fingertip_sim::SimEvent;
 use request::{Outcome, Poster};
+
+/// Posting failed before or while sending.
+#[derive(Debug, thiserror::Error)]
+pub enum PostError {
+    #[error("I/O on {what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+    #[error("the tokens file has no token for app `{app_id}`")]
+    MissingToken { app_id: String },
+    #[error("the tokens file is not a JSON object of app_id → token strings: {0}")]
+    InvalidTokens(String),
+    #[error("HTTP: {0}")]
+    Http(String),
+}
+
+impl PostError {
+    fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> PostError {
+        let what = what.into();
+        move |source| PostError::Io { what, source }
+    }
+}
 
 /// How request bodies are encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -114,21 +140,21 @@ impl LoadReport {
 }
 
 /// Reads a tokens file: a JSON object mapping `app_id` to its token.
-pub fn read_tokens(path: &Path) -> Result<HashMap<String, String>, SimError> {
-    let text = std::fs::read_to_string(path).map_err(SimError::io(path.display().to_string()))?;
-    serde_json::from_str(&text).map_err(|e| SimError::InvalidTokens(e.to_string()))
+pub fn read_tokens(path: &Path) -> Result<HashMap<String, String>, PostError> {
+    let text = std::fs::read_to_string(path).map_err(PostError::io(path.display().to_string()))?;
+    serde_json::from_str(&text).map_err(|e| PostError::InvalidTokens(e.to_string()))
 }
 
 /// Posts every event of `events` to `options.target` and reports the outcome. Must run
 /// inside a multi-threaded tokio runtime (event generation uses a blocking thread).
-pub async fn post_events<I>(events: I, options: LoadOptions) -> Result<LoadReport, SimError>
+pub async fn post_events<I>(events: I, options: LoadOptions) -> Result<LoadReport, PostError>
 where
     I: Iterator<Item = SimEvent> + Send + 'static,
 {
     let uri = format!("{}/v1/events", options.target.trim_end_matches('/'));
     let uri = uri
         .parse()
-        .map_err(|e| SimError::Http(format!("invalid target URL: {e}")))?;
+        .map_err(|e| PostError::Http(format!("invalid target URL: {e}")))?;
     let concurrency = options.concurrency.max(1);
     let poster = Poster {
         client: client(concurrency),
@@ -156,7 +182,7 @@ where
     .await;
     producer
         .await
-        .map_err(|e| SimError::Http(format!("event generation stopped: {e}")))??;
+        .map_err(|e| PostError::Http(format!("event generation stopped: {e}")))??;
     Ok(totals.report(started.elapsed().as_secs_f64()))
 }
 
@@ -173,8 +199,8 @@ fn produce<I: Iterator<Item = SimEvent>>(
     events: I,
     mut batcher: Batcher,
     tx: mpsc::Sender<Batch>,
-) -> Result<(), SimError> {
-    let closed = || SimError::Http("the senders stopped".into());
+) -> Result<(), PostError> {
+    let closed = || PostError::Http("the senders stopped".into());
     for e in events {
         if let Some(batch) = batcher.push(&e)? {
             tx.blocking_send(batch).map_err(|_| closed())?;
