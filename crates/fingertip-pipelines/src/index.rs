@@ -152,8 +152,13 @@ async fn noisy_sums(
         .map(|c| exact.get(*c).copied().unwrap_or(0))
         .collect();
     // Each person's contributions were scaled to a norm of at most `bound` and truncated to
-    // whole steps, so the vector of cell sums moves by at most ⌊bound/unit⌋ steps in it.
-    let steps = (bound / unit).floor() as i64;
+    // whole steps. An integer vector's L1 norm is an integer, so ⌊bound/unit⌋ bounds it; its
+    // L2 norm is not, and may lie anywhere up to bound/unit: that rounds up (one step more
+    // absorbs the floating point of the SQL's norm).
+    let steps = match norm {
+        Norm::L1 => (bound / unit).floor() as i64,
+        Norm::L2 => (bound / unit).ceil() as i64 + 1,
+    };
     let r = release_sums(noise, &values, unit, Bound::Norm(steps), budget)?;
     let (h95, h975) = (r.half_width(0.05), r.half_width(0.025));
     Ok(cells

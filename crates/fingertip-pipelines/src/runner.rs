@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use chrono_tz::Tz;
 use datafusion::prelude::SessionContext;
 use fingertip_anonymize::EpochScheme;
-use fingertip_dp::accounting::Accounting;
+use fingertip_dp::accounting::{self, Accounting};
+use fingertip_dp::amount::{self, Round};
 use fingertip_dp::{Budget, Ledger, Noise, Spend, fingerprint};
 use fingertip_model::Catalog;
 use fingertip_query::guard::TimeRange;
@@ -86,13 +87,15 @@ impl Runner {
         let accounting = self.accounting(&epochs)?;
         // Rounded so that 0.4 + 8 × 0.2 is charged and reported as 2, not 1.9999999999999998.
         let epsilon = (specs.iter().map(|s| s.epsilon).sum::<f64>() * 1e9).round() / 1e9;
-        let rho = (specs
+        // ρ = Σ ε²/2 in the ledger's exact units, each ε rounded up first (never under-charged).
+        let rho_units: u128 = specs
             .iter()
-            .map(|s| s.epsilon * s.epsilon / 2.0)
-            .sum::<f64>()
-            * 1e12)
-            .round()
-            / 1e12;
+            .map(|s| {
+                let units = amount::epsilon_units(s.epsilon, Round::Up).unwrap_or(u64::MAX);
+                accounting::rho_units_of_epsilon_units(units)
+            })
+            .sum();
+        let rho = amount::from_units(rho_units, accounting::RHO_UNITS);
         let delta = if self.domain.is_public() {
             0.0
         } else {
@@ -115,7 +118,7 @@ impl Runner {
             )
         };
         self.ledger.charge(match accounting {
-            Accounting::Zcdp => spend(0.0).with_rho(rho),
+            Accounting::Zcdp => spend(0.0).with_rho_units(rho_units),
             Accounting::Pure => spend(epsilon),
         })?;
         let rows = self.release_all(&ctx, &specs, req, accounting).await?;
@@ -127,14 +130,17 @@ impl Runner {
             0.0
         };
         let status = self.ledger.status("events", &epochs)?;
-        let spent = status
+        // The run's own epochs (the status lists every epoch the ledger mentions); the one
+        // with the least left is the one the report shows.
+        let tightest = status
             .epochs
             .iter()
-            .map(|e| e.epsilon_spent)
-            .fold(0.0, f64::max);
-        let total = status.epochs.first().map_or(0.0, |e| e.epsilon_total);
+            .filter(|e| epochs.contains(&e.epoch))
+            .min_by(|a, b| a.epsilon_remaining.total_cmp(&b.epsilon_remaining));
+        let spent = tightest.map_or(0.0, |e| e.epsilon_spent);
+        let total = tightest.map_or(0.0, |e| e.epsilon_total);
         // Under zCDP, what this run alone costs in ε, at the ledger's conversion δ.
-        let this_run = match (accounting, status.epochs.first()) {
+        let this_run = match (accounting, tightest) {
             (Accounting::Zcdp, Some(e)) => {
                 fingertip_dp::accounting::epsilon_of_rho(rho, e.conversion_delta)
             }

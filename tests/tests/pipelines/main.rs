@@ -5,6 +5,7 @@
 
 mod accuracy;
 mod api;
+mod bounding;
 mod duplicates;
 mod golden;
 mod outputs;

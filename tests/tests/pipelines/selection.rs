@@ -64,7 +64,8 @@ fn undeclared_units_of_a_few_hundred_people_are_published() {
         .filter(|r| r.index == "active_workers" && r.app_id == "*")
     {
         if let (Some(v), "unit-0") = (r.value, r.org_unit.as_str()) {
-            assert!((v - 300.0).abs() < 60.0, "{r:?}");
+            // σ ≈ 22 at this level: 5σ.
+            assert!((v - 300.0).abs() < 112.0, "{r:?}");
         }
     }
 }

@@ -107,6 +107,10 @@ enum Entry {
         epsilon_total: f64,
         delta_total: Option<f64>,
     },
+    /// Written as `charge` since zCDP accounting: a binary from before it would read a zCDP
+    /// spend (ε = 0, its cost in `rho`) as free, so it must not parse these lines at all — it
+    /// then finds the ledger damaged and stops spending. Lines written before are `spend`.
+    #[serde(rename = "charge", alias = "spend")]
     Spend(Spend),
 }
 
@@ -698,6 +702,13 @@ impl Spend {
             rho_units: 0,
             accounting: Accounting::default(),
         }
+    }
+
+    /// A spend whose release also has a zCDP part of `rho_units` (units of 1e-12).
+    pub fn with_rho_units(mut self, rho_units: u128) -> Self {
+        self.rho_units = u64::try_from(rho_units).unwrap_or(u64::MAX);
+        self.rho = amount::from_units(rho_units, RHO_UNITS);
+        self
     }
 
     /// A spend whose release also has a zCDP part of `rho` (discrete Gaussian noise).

@@ -124,7 +124,9 @@ fn ledgers_without_units_are_read_rounding_up() {
     let json = serde_json::to_string(&Entry::Spend(old))
         .unwrap()
         .replace(",\"epsilon_units\":0,\"delta_units\":0", "")
-        .replace(",\"accounting\":\"zcdp\"", "");
+        .replace(",\"accounting\":\"zcdp\"", "")
+        .replace("\"kind\":\"charge\"", "\"kind\":\"spend\"");
+    assert!(json.contains("\"kind\":\"spend\""), "{json}");
     assert!(!json.contains("units"), "{json}");
     let line = format!("{:08x} {json}\n", crc32(json.as_bytes()));
     fs::write(dir.path().join("ledger/ledger.jsonl"), line).unwrap();
@@ -221,14 +223,12 @@ fn gaussian_spends_need_a_zcdp_epoch_and_epochs_keep_their_first_accounting() {
             .unwrap(),
         [Accounting::Pure, Accounting::Zcdp]
     );
-    // A ledger line written before zCDP reads as pure.
+    // The first line records the accounting it opened its epoch with (lines written before
+    // zCDP have none and read as pure: `ledgers_without_units_are_read_rounding_up`), and
+    // spends are `charge` lines, which binaries from before zCDP cannot parse.
     let text = fs::read_to_string(dir.path().join("ledger/ledger.jsonl")).unwrap();
-    assert!(
-        text.lines()
-            .next()
-            .unwrap()
-            .contains("\"accounting\":\"pure\"")
-    );
+    let first = text.lines().next().unwrap();
+    assert!(first.contains("\"accounting\":\"pure\"") && first.contains("\"kind\":\"charge\""));
 }
 
 #[test]

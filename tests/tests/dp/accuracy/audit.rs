@@ -372,10 +372,11 @@ fn judge(
 /// all-apps, all-units level only, with the week's check-in minutes bounded in L1 by the
 /// pipeline's own person-stage bounding. Apps and units are declared (no δ). A pipeline run
 /// is slower to draw than a query release (each draw re-runs its person stages: ~70 ms), so
-/// it gets 500 draws per lake: enough to catch a failure of its bounding (the heavy worker's
-/// 400 minutes against a bound of 75 would show a loss above 5), not to measure the last
-/// tenth of ε. Its noise is the discrete Gaussian, whose under-noising the Gaussian family
-/// catches; so the half-scale test leaves the pipeline out.
+/// it gets 500 draws per lake. It is a smoke test of the whole run, not a measurement: judged at
+/// the (ε, δ) its ρ converts to (5.68 at δ = 10⁻⁶), it could not fail with 400 fresh draws
+/// (their largest possible ε̂ is about 3.8). The run's parts are checked where they can fail:
+/// its bounding exactly (`tests/tests/pipelines/bounding.rs`), its noise by the discrete
+/// Gaussian family here (with the half-scale test).
 async fn audit_pipeline(noise: Noise, with: &Path, without: &Path) -> Audited {
     const CAL: usize = 100;
     const N: usize = 400;
