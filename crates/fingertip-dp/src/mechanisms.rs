@@ -120,11 +120,41 @@ pub fn laplace(
         )
         .map_err(opendp_err)
     };
+    let (values, charged) = checked_invoke(noise, values, scale, &l1, ("ε", epsilon), build)?;
+    Ok(Released {
+        values,
+        scale,
+        epsilon: charged,
+        rho: 0.0,
+    })
+}
+
+/// A vector noise measurement, as `laplace` and `gaussian` build it at a scale.
+type VectorNoise<MI, MO> =
+    opendp::core::Measurement<VectorDomain<AtomDomain<i64>>, MI, MO, Vec<i64>>;
+
+/// Builds the noise measurement at `scale`, checks that its privacy map charges at most the
+/// `budget` (named for the message) for `d_in`, and draws the noise — at the scale the
+/// strategy samples at, which differs only for the audit's deliberately broken one. Returns
+/// the noisy values and what the map charged.
+fn checked_invoke<MI, MO>(
+    noise: Noise,
+    values: &[i64],
+    scale: f64,
+    d_in: &MI::Distance,
+    (measure, budget): (&str, f64),
+    build: impl Fn(f64) -> Result<VectorNoise<MI, MO>, DpError>,
+) -> Result<(Vec<i64>, f64), DpError>
+where
+    MI: opendp::core::Metric,
+    MO: opendp::core::Measure<Distance = f64>,
+    (VectorDomain<AtomDomain<i64>>, MI): opendp::core::MetricSpace,
+{
     let m = build(scale)?;
-    let charged = m.map(&l1).map_err(opendp_err)?;
-    if charged > epsilon * (1.0 + 1e-9) {
+    let charged = m.map(d_in).map_err(opendp_err)?;
+    if charged > budget * (1.0 + 1e-9) {
         return Err(DpError::OpenDp(format!(
-            "privacy map charged ε={charged} for a budget of {epsilon}"
+            "privacy map charged {measure}={charged} for a budget of {budget}"
         )));
     }
     let m = if noise.sampled(scale) == scale {
@@ -132,13 +162,7 @@ pub fn laplace(
     } else {
         build(noise.sampled(scale))?
     };
-    let values = m.invoke(&values.to_vec()).map_err(opendp_err)?;
-    Ok(Released {
-        values,
-        scale,
-        epsilon: charged,
-        rho: 0.0,
-    })
+    Ok((m.invoke(&values.to_vec()).map_err(opendp_err)?, charged))
 }
 
 /// The smallest ρ any mechanism runs at (ε²/2 of [`MIN_EPSILON`]).
@@ -171,19 +195,7 @@ pub fn gaussian(noise: Noise, values: &[i64], l2: f64, rho: f64) -> Result<Relea
         )
         .map_err(opendp_err)
     };
-    let m = build(scale)?;
-    let charged = m.map(&l2).map_err(opendp_err)?;
-    if charged > rho * (1.0 + 1e-9) {
-        return Err(DpError::OpenDp(format!(
-            "privacy map charged ρ={charged} for a budget of {rho}"
-        )));
-    }
-    let m = if noise.sampled(scale) == scale {
-        m
-    } else {
-        build(noise.sampled(scale))?
-    };
-    let values = m.invoke(&values.to_vec()).map_err(opendp_err)?;
+    let (values, charged) = checked_invoke(noise, values, scale, &l2, ("ρ", rho), build)?;
     Ok(Released {
         values,
         scale,

@@ -156,11 +156,14 @@ pub fn budget(args: BudgetArgs) -> Result<i32> {
         Format::Json => println!("{}", serde_json::to_string_pretty(&status)?),
         _ => {
             println!(
-                "dataset {} (default total ε {} δ {} per key epoch; new epochs account by {:?})",
+                "dataset {} (default total ε {} δ {} per key epoch; new epochs account by {})",
                 status.dataset,
                 config.budget.epsilon_total,
                 config.budget.delta_total,
-                config.budget.accounting
+                match config.budget.accounting {
+                    Accounting::Zcdp => "zcdp",
+                    Accounting::Pure => "pure",
+                }
             );
             println!(
                 "{:<8} {:<5} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7}  by principal",
