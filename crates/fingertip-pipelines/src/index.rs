@@ -16,7 +16,7 @@ use datafusion::arrow::array::AsArray;
 use datafusion::arrow::datatypes::Int64Type;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
-use fingertip_dp::{Bound, Budget, Noise, fixed_point_unit, release_sums};
+use fingertip_dp::{Bound, Budget, Cost, Noise, fixed_point_unit, release_sums};
 
 use crate::levels::{Cell, Level};
 use crate::people::{People, cells_with};
@@ -39,8 +39,9 @@ pub async fn release(
     weeks: usize,
     noise: Noise,
     budget: Budget,
-) -> Result<Vec<IndexRow>, PipelineError> {
+) -> Result<(Vec<IndexRow>, Cost), PipelineError> {
     register_person_stage(ctx, spec).await?;
+    let mut cost = Cost::default();
     let quantities = if spec.own_denominator() { 2 } else { 1 };
     let norm = Norm::of(budget);
     let mut rows = Vec::new();
@@ -68,6 +69,8 @@ pub async fn release(
             part,
         )
         .await?;
+        cost = cost.plus(num.1);
+        let num = num.0;
         let den = match bounds
             .denominator_per_week
             .filter(|_| spec.own_denominator())
@@ -87,6 +90,10 @@ pub async fn release(
             ),
             None => None,
         };
+        let den = den.map(|(sums, c)| {
+            cost = cost.plus(c);
+            sums
+        });
         for cell in cells {
             rows.push(row(
                 spec,
@@ -98,7 +105,7 @@ pub async fn release(
         }
     }
     ctx.deregister_table("person_stage")?;
-    Ok(rows)
+    Ok((rows, cost))
 }
 
 /// Runs `spec`'s person stage into the in-memory table `person_stage`.
@@ -143,7 +150,7 @@ async fn noisy_sums(
     cells: &[&Cell],
     noise: Noise,
     budget: Budget,
-) -> Result<BTreeMap<Cell, Noisy>, PipelineError> {
+) -> Result<(BTreeMap<Cell, Noisy>, Cost), PipelineError> {
     let unit = fixed_point_unit(bound);
     let norm = Norm::of(budget);
     let exact = clipped_sums(ctx, spec, level, column, (norm, bound), unit).await?;
@@ -161,7 +168,7 @@ async fn noisy_sums(
     };
     let r = release_sums(noise, &values, unit, Bound::Norm(steps), budget)?;
     let (h95, h975) = (r.half_width(0.05), r.half_width(0.025));
-    Ok(cells
+    let sums = cells
         .iter()
         .zip(r.values)
         .map(|(c, value)| {
@@ -174,7 +181,8 @@ async fn noisy_sums(
                 },
             )
         })
-        .collect())
+        .collect();
+    Ok((sums, r.cost))
 }
 
 /// The norm a person's contributions are bounded in: the one the budget's noise is scaled to.

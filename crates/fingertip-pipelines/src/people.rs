@@ -17,7 +17,7 @@ use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::arrow::datatypes::Int64Type;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
-use fingertip_dp::{Budget, Groups, Noise, release_counts, suppressed};
+use fingertip_dp::{Budget, Cost, Groups, Noise, release_counts, suppressed};
 
 use crate::PipelineError;
 use crate::levels::{ALL, Cell, Level};
@@ -76,6 +76,8 @@ pub struct Count {
 #[derive(Debug, Clone, Default)]
 pub struct People {
     pub cells: BTreeMap<Cell, Count>,
+    /// What its releases cost, as their privacy maps charged.
+    pub cost: Cost,
 }
 
 /// Parameters of the people release.
@@ -124,6 +126,7 @@ pub async fn release(ctx: &SessionContext, p: &PeopleParams<'_>) -> Result<Peopl
                 part,
                 Groups::FromData { delta },
             )?;
+            out.cost = out.cost.plus(selected.cost);
             let mut cells = Vec::new();
             for week in p.weeks {
                 for (i, _) in &selected.kept {
@@ -140,6 +143,7 @@ pub async fn release(ctx: &SessionContext, p: &PeopleParams<'_>) -> Result<Peopl
             .map(|c| counts.weekly.get(c).copied().unwrap_or(0))
             .collect();
         let released = release_counts(p.noise, &values, l0, part, Groups::Public)?;
+        out.cost = out.cost.plus(released.cost);
         let (half95, half975) = (released.half_width(0.05), released.half_width(0.025));
         for (i, value) in released.kept {
             let count = Count {

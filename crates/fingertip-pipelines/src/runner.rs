@@ -8,7 +8,7 @@ use datafusion::prelude::SessionContext;
 use fingertip_anonymize::EpochScheme;
 use fingertip_dp::accounting::{self, Accounting};
 use fingertip_dp::amount::{self, Round};
-use fingertip_dp::{Budget, Ledger, Noise, Spend, fingerprint};
+use fingertip_dp::{Budget, Cost, Ledger, Noise, Spend, fingerprint};
 use fingertip_model::Catalog;
 use fingertip_query::guard::TimeRange;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -285,6 +285,7 @@ impl Runner {
             min_persons: self.config.min_persons,
         };
         let people = people::release(ctx, &params).await?;
+        let mut cost = people.cost;
         let mut rows = people_rows(people_spec, &people);
         bar.inc(1);
         for spec in specs
@@ -292,17 +293,17 @@ impl Runner {
             .filter(|s| matches!(s.kind, Kind::Ratio | Kind::Count))
         {
             bar.set_message(spec.name.clone());
-            rows.extend(
-                index::release(
-                    ctx,
-                    spec,
-                    &people,
-                    req.weeks.len(),
-                    self.noise,
-                    budget(spec),
-                )
-                .await?,
-            );
+            let (released, c) = index::release(
+                ctx,
+                spec,
+                &people,
+                req.weeks.len(),
+                self.noise,
+                budget(spec),
+            )
+            .await?;
+            cost = cost.plus(c);
+            rows.extend(released);
             bar.inc(1);
         }
         for spec in specs.iter().filter(|s| s.kind == Kind::Composite) {
@@ -311,6 +312,7 @@ impl Runner {
             bar.inc(1);
         }
         bar.finish_and_clear();
+        check_spent(&cost, specs, accounting, self.config.delta)?;
         Ok(rows)
     }
 
@@ -338,6 +340,36 @@ impl Runner {
             indices: specs.iter().map(|s| s.name.clone()).collect(),
         }
     }
+}
+
+/// What the releases' privacy maps charged must not exceed what the run was charged: Σ ε²/2
+/// (zCDP) or Σ ε (pure) over the specs, and the configured δ. A release over it fails the run
+/// (after it was charged, before anything is written) rather than publishing.
+fn check_spent(
+    cost: &Cost,
+    specs: &[PipelineSpec],
+    accounting: Accounting,
+    delta: f64,
+) -> Result<(), PipelineError> {
+    let over = |spent: f64, charged: f64| spent > charged * (1.0 + 1e-9) + 1e-15;
+    let (measure, spent, charged) = match accounting {
+        Accounting::Zcdp => (
+            "ρ",
+            cost.rho + cost.epsilon * cost.epsilon / 2.0,
+            specs
+                .iter()
+                .map(|s| s.epsilon * s.epsilon / 2.0)
+                .sum::<f64>(),
+        ),
+        Accounting::Pure => ("ε", cost.epsilon, specs.iter().map(|s| s.epsilon).sum()),
+    };
+    if over(spent, charged) || over(cost.delta, delta) {
+        return Err(PipelineError::InvalidSet(format!(
+            "the releases spent {measure}={spent} and δ={} of a run charged {measure}={charged} and δ={delta}",
+            cost.delta
+        )));
+    }
+    Ok(())
 }
 
 fn progress(show: bool, len: usize) -> ProgressBar {
