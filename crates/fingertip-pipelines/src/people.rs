@@ -194,9 +194,9 @@ pub async fn exact_counts_by_level(
     let mut failure = None;
     for level in Level::all() {
         let counted = async {
-            let weekly = exact_counts(ctx, level, cap(level, caps)).await?;
+            let weekly = capped_counts(ctx, level, cap(level, caps), Per::Week).await?;
             let keys = if with_keys {
-                key_counts(ctx, level, cap(level, caps)).await?
+                capped_counts(ctx, level, cap(level, caps), Per::Run).await?
             } else {
                 BTreeMap::new()
             };
@@ -218,36 +218,30 @@ pub async fn exact_counts_by_level(
     failure.map_or(Ok(out), Err)
 }
 
-/// One level's counts; a person counts in at most `cap` cells per week, chosen at random.
-async fn exact_counts(
-    ctx: &SessionContext,
-    level: Level,
-    cap: u32,
-) -> Result<BTreeMap<Cell, i64>, PipelineError> {
-    let (app, unit) = level.key_sql("app_id", "org_unit");
-    let sql = format!(
-        "WITH pc AS (SELECT DISTINCT person, week, {app} AS app_id, {unit} AS org_unit FROM {MEMBERSHIPS}), \
-         r AS (SELECT week, app_id, org_unit, row_number() OVER (PARTITION BY person, week ORDER BY random()) AS rk FROM pc) \
-         SELECT week, app_id, org_unit, COUNT(*) AS persons FROM r WHERE rk <= {cap} GROUP BY week, app_id, org_unit"
-    );
-    let batches = ctx.sql(&sql).await?.collect().await?;
-    Ok(cells_with(&batches, |b, i| {
-        b.column(3).as_primitive::<Int64Type>().value(i)
-    }))
+/// Whether a person's cap of cells holds per week, or over the whole run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Per {
+    Week,
+    Run,
 }
 
-/// One level's people per (app, unit) key over the whole run; a person counts in at most
-/// `cap` keys, chosen at random.
-async fn key_counts(
+/// One level's people per cell; a person counts in at most `cap` cells per week (cells keyed
+/// by week) or over the run (cells keyed by (app, unit), `week` empty), chosen at random.
+async fn capped_counts(
     ctx: &SessionContext,
     level: Level,
     cap: u32,
+    per: Per,
 ) -> Result<BTreeMap<Cell, i64>, PipelineError> {
     let (app, unit) = level.key_sql("app_id", "org_unit");
+    let week = match per {
+        Per::Week => "week",
+        Per::Run => "''",
+    };
     let sql = format!(
-        "WITH pk AS (SELECT DISTINCT person, {app} AS app_id, {unit} AS org_unit FROM {MEMBERSHIPS}), \
-         r AS (SELECT app_id, org_unit, row_number() OVER (PARTITION BY person ORDER BY random()) AS rk FROM pk) \
-         SELECT '' AS week, app_id, org_unit, COUNT(*) AS persons FROM r WHERE rk <= {cap} GROUP BY app_id, org_unit"
+        "WITH pc AS (SELECT DISTINCT person, {week} AS week, {app} AS app_id, {unit} AS org_unit FROM {MEMBERSHIPS}), \
+         r AS (SELECT week, app_id, org_unit, row_number() OVER (PARTITION BY person, week ORDER BY random()) AS rk FROM pc) \
+         SELECT week, app_id, org_unit, COUNT(*) AS persons FROM r WHERE rk <= {cap} GROUP BY week, app_id, org_unit"
     );
     let batches = ctx.sql(&sql).await?.collect().await?;
     Ok(cells_with(&batches, |b, i| {

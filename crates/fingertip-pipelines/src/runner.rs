@@ -259,12 +259,6 @@ impl Runner {
         req: &RunRequest,
         accounting: Accounting,
     ) -> Result<Vec<IndexRow>, PipelineError> {
-        // A spec's ε is its share of the run; under zCDP it buys ρ = ε²/2, what an ε-DP
-        // release costs there, so the ledger is charged the same for far less noise.
-        let budget = |spec: &PipelineSpec| match accounting {
-            Accounting::Zcdp => Budget::Rho(spec.epsilon * spec.epsilon / 2.0),
-            Accounting::Pure => Budget::Epsilon(spec.epsilon),
-        };
         let bar = progress(req.progress, specs.len());
         let people_spec = specs
             .iter()
@@ -280,7 +274,7 @@ impl Runner {
             weeks: &req.weeks,
             domain: &self.domain,
             noise: self.noise,
-            budget: budget(people_spec),
+            budget: budget(people_spec, accounting),
             delta: self.config.delta,
             min_persons: self.config.min_persons,
         };
@@ -299,7 +293,7 @@ impl Runner {
                 &people,
                 req.weeks.len(),
                 self.noise,
-                budget(spec),
+                budget(spec, accounting),
             )
             .await?;
             cost = cost.plus(c);
@@ -342,6 +336,15 @@ impl Runner {
     }
 }
 
+/// A spec's budget: its ε is its share of the run; under zCDP it buys ρ = ε²/2, what an ε-DP
+/// release costs there, so the ledger is charged the same for far less noise.
+fn budget(spec: &PipelineSpec, accounting: Accounting) -> Budget {
+    match accounting {
+        Accounting::Zcdp => Budget::Rho(spec.epsilon * spec.epsilon / 2.0),
+        Accounting::Pure => Budget::Epsilon(spec.epsilon),
+    }
+}
+
 /// What the releases' privacy maps charged must not exceed what the run was charged: Σ ε²/2
 /// (zCDP) or Σ ε (pure) over the specs, and the configured δ. A release over it fails the run
 /// (after it was charged, before anything is written) rather than publishing.
@@ -352,16 +355,15 @@ fn check_spent(
     delta: f64,
 ) -> Result<(), PipelineError> {
     let over = |spent: f64, charged: f64| spent > charged * (1.0 + 1e-9) + 1e-15;
-    let (measure, spent, charged) = match accounting {
-        Accounting::Zcdp => (
-            "ρ",
-            cost.rho + cost.epsilon * cost.epsilon / 2.0,
-            specs
-                .iter()
-                .map(|s| s.epsilon * s.epsilon / 2.0)
-                .sum::<f64>(),
-        ),
-        Accounting::Pure => ("ε", cost.epsilon, specs.iter().map(|s| s.epsilon).sum()),
+    let charged: f64 = specs
+        .iter()
+        .map(|s| match budget(s, accounting) {
+            Budget::Rho(x) | Budget::Epsilon(x) => x,
+        })
+        .sum();
+    let (measure, spent) = match accounting {
+        Accounting::Zcdp => ("ρ", cost.rho + cost.epsilon * cost.epsilon / 2.0),
+        Accounting::Pure => ("ε", cost.epsilon),
     };
     if over(spent, charged) || over(cost.delta, delta) {
         return Err(PipelineError::InvalidSet(format!(
