@@ -5,11 +5,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use fingertip_anonymize::{KeyStore, KeysConfig};
+use fingertip_model::DataDir;
 use fingertip_model::Trigger;
 use fingertip_store::StoredEvent;
-use fingertip_store::lake::{
-    date_of, partition_dir, to_record_batch, write_parquet_file, writer_properties,
-};
+use fingertip_store::lake::{ParquetOptions, date_of, write_partition};
 
 /// One raw event of a fixture.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,11 +73,15 @@ pub fn write_lake(data_dir: &Path, events: &[Event]) -> anyhow::Result<()> {
             .push(stored);
     }
     for (n, ((date, app), rows)) in parts.iter().enumerate() {
-        let refs: Vec<_> = rows.iter().map(StoredEvent::view).collect();
-        let batch = to_record_batch(app, &refs)?;
-        let path = partition_dir(&data_dir.join("events"), date, app)
-            .join(format!("part-fixture-{n:06}.parquet"));
-        write_parquet_file(&path, &batch, writer_properties(3, 1 << 20))?;
+        let mut refs: Vec<_> = rows.iter().map(StoredEvent::view).collect();
+        let (events, file) = (DataDir::new(data_dir).events(), format!("fixture-{n:06}"));
+        write_partition(
+            &events,
+            (date, app),
+            &file,
+            &mut refs,
+            ParquetOptions::default(),
+        )?;
     }
     Ok(())
 }

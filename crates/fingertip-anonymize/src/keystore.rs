@@ -100,7 +100,7 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> KeyError + '_ {
 impl KeyStore {
     /// Opens (creating if needed, mode 0700) the key directory `<data>/keys`.
     pub fn open(data_dir: &Path, config: KeysConfig) -> Result<Self, KeyError> {
-        let dir = data_dir.join("keys");
+        let dir = fingertip_model::DataDir::new(data_dir).keys();
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)

@@ -1,7 +1,8 @@
 //! The data model of Fingertip: event types, the event catalog, incoming-event parsing and
 //! validation, and the Arrow schema of a stored event.
 //!
-//! This crate owns *what an event is* and *when it is valid*. It does no I/O and knows nothing
+//! This crate owns *what an event is* and *when it is valid*, and where things live in a data
+//! directory ([`DataDir`]). It does no I/O and knows nothing
 //! of HTTP, storage, keys or differential privacy; every other crate depends on it, and it
 //! depends on none of them.
 //!
@@ -14,6 +15,7 @@
 //! ```
 
 mod catalog;
+mod data_dir;
 mod incoming;
 mod org_units;
 mod reject;
@@ -22,8 +24,9 @@ mod time;
 mod validate;
 
 pub use catalog::{BurdenCategory, Catalog, CatalogError, EventTypeSpec};
+pub use data_dir::DataDir;
 pub use incoming::{IncomingEvent, MAX_LIST_ITEMS, Text};
-pub use org_units::{OrgUnitPolicy, is_code};
+pub use org_units::{OrgUnitPolicy, OrgUnitsError, is_code, org_unit_leaves, parse_code_list};
 pub use reject::RejectReason;
 pub use schema::{column, event_schema, person_type};
 pub use time::{coarsen_ms, format_rfc3339_ms, parse_rfc3339_ms};

@@ -10,17 +10,16 @@
 //! with discrete Laplace noise.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use datafusion::arrow::array::AsArray;
 use datafusion::arrow::datatypes::Int64Type;
-use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 use fingertip_dp::{Bound, Budget, Cost, Noise, fixed_point_unit, release_sums};
 
 use crate::levels::{Cell, Level};
 use crate::people::{People, cells_with};
 use crate::spec::{Combine, Kind, PipelineSpec};
+use crate::stage::{OnDisk, on_disk};
 use crate::{IndexRow, PipelineError};
 
 /// A noisy sum with its interval half-widths.
@@ -40,7 +39,7 @@ pub async fn release(
     noise: Noise,
     budget: Budget,
 ) -> Result<(Vec<IndexRow>, Cost), PipelineError> {
-    register_person_stage(ctx, spec).await?;
+    let _stage = register_person_stage(ctx, spec).await?;
     let mut cost = Cost::default();
     let quantities = if spec.own_denominator() { 2 } else { 1 };
     let norm = Norm::of(budget);
@@ -104,15 +103,14 @@ pub async fn release(
             ));
         }
     }
-    ctx.deregister_table("person_stage")?;
     Ok((rows, cost))
 }
 
-/// Runs `spec`'s person stage into the in-memory table `person_stage`.
+/// Runs `spec`'s person stage into the table `person_stage`, on disk while the value lives.
 pub async fn register_person_stage(
     ctx: &SessionContext,
     spec: &PipelineSpec,
-) -> Result<(), PipelineError> {
+) -> Result<OnDisk, PipelineError> {
     let sql = spec.person_sql.as_deref().unwrap_or_default();
     let invalid = |m: String| PipelineError::InvalidSpec {
         path: spec.path.clone(),
@@ -131,13 +129,7 @@ pub async fn register_person_stage(
             return Err(invalid(format!("person_sql must output a `{col}` column")));
         }
     }
-    let schema = Arc::new(df.schema().as_arrow().clone());
-    let batches = df.collect().await?;
-    ctx.register_table(
-        "person_stage",
-        Arc::new(MemTable::try_new(schema, vec![batches])?),
-    )?;
-    Ok(())
+    on_disk(ctx, "person_stage", df).await
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -16,6 +16,7 @@ mod people;
 mod report;
 mod runner;
 mod spec;
+mod stage;
 pub mod udf;
 pub mod weeks;
 
@@ -34,6 +35,7 @@ pub use spec::{Kind, PipelineSpec, load as load_pipelines};
 pub mod bounded {
     pub use crate::index::{Norm, clipped_sums, register_person_stage};
     pub use crate::people::exact_counts_by_level;
+    pub use crate::stage::OnDisk;
     pub use fingertip_dp::fixed_point_unit as value_unit;
 }
 

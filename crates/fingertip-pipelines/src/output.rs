@@ -6,6 +6,8 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
+use fingertip_model::DataDir;
+
 use datafusion::arrow::array::{ArrayRef, BooleanArray, Float64Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::parquet::arrow::ArrowWriter;
@@ -125,5 +127,5 @@ pub fn write_all(
     write_atomic(&out.join("indices.csv"), csv(rows).as_bytes())?;
     write_atomic(&out.join("indices.json"), &doc)?;
     write_atomic(&out.join("report.html"), report_html.as_bytes())?;
-    write_atomic(&data_dir.join("published").join("indices.json"), &doc)
+    write_atomic(&DataDir::new(data_dir).published_indices(), &doc)
 }

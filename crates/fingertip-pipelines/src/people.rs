@@ -11,17 +11,16 @@
 //! keys is then released like a declared one with the other half.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::arrow::datatypes::Int64Type;
-use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 use fingertip_dp::{Budget, Cost, Groups, Noise, release_counts, suppressed};
 
 use crate::PipelineError;
 use crate::levels::{ALL, Cell, Level};
 use crate::spec::PeopleCaps;
+use crate::stage::on_disk;
 
 /// The apps and org units, when they are public knowledge.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -31,6 +30,14 @@ pub struct Domain {
 }
 
 impl Domain {
+    /// A domain from declared lists; an empty list means "not declared".
+    pub fn new(apps: Vec<String>, units: Vec<String>) -> Self {
+        Self {
+            apps: (!apps.is_empty()).then_some(apps),
+            units: (!units.is_empty()).then_some(units),
+        }
+    }
+
     pub fn is_public(&self) -> bool {
         self.apps.is_some() && self.units.is_some()
     }
@@ -173,9 +180,10 @@ pub struct LevelCounts {
 }
 
 /// The exact capped counts of active workers at every level (before noise). The lake is
-/// scanned once: the distinct memberships are collected into memory and each level is counted
-/// from them. That is a few rows per person and week when people work in one unit, but up to
-/// one per event when they scatter over many (the adversarial benchmark: docs/benchmarks.md).
+/// scanned once: the distinct memberships are written to disk ([`on_disk`]) and each level is
+/// counted from them. That is a few rows per person and week when people work in one unit, but
+/// up to one per event when they scatter over many (the adversarial benchmark:
+/// docs/benchmarks.md).
 pub async fn exact_counts_by_level(
     ctx: &SessionContext,
     caps: &PeopleCaps,
@@ -184,12 +192,7 @@ pub async fn exact_counts_by_level(
     let df = ctx
         .sql("SELECT DISTINCT person, week, app_id, org_unit FROM weekly_events")
         .await?;
-    let schema = Arc::new(df.schema().as_arrow().clone());
-    let batches = df.collect().await?;
-    ctx.register_table(
-        MEMBERSHIPS,
-        Arc::new(MemTable::try_new(schema, vec![batches])?),
-    )?;
+    let memberships = on_disk(ctx, MEMBERSHIPS, df).await?;
     let mut out = Vec::new();
     let mut failure = None;
     for level in Level::all() {
@@ -214,7 +217,7 @@ pub async fn exact_counts_by_level(
             }
         }
     }
-    ctx.deregister_table(MEMBERSHIPS)?;
+    drop(memberships);
     failure.map_or(Ok(out), Err)
 }
 

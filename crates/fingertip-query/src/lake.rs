@@ -21,7 +21,7 @@ use datafusion::datasource::listing::{
 };
 use datafusion::error::{DataFusionError, Result};
 use datafusion::prelude::{CsvReadOptions, SessionContext};
-use fingertip_model::Catalog;
+use fingertip_model::{Catalog, DataDir};
 
 use crate::limits::Limits;
 
@@ -66,9 +66,10 @@ pub async fn session_named(
     events_name: &str,
 ) -> Result<(SessionContext, Vec<Dimension>)> {
     let ctx = SessionContext::new_with_config_rt(limits.session_config(), limits.runtime()?);
-    register_events(&ctx, &data_dir.join("events"), events_name)?;
+    let layout = DataDir::new(data_dir);
+    register_events(&ctx, &layout.events(), events_name)?;
     let mut dims = vec![register_catalog(&ctx, catalog)?];
-    dims.extend(register_dimension_dir(&ctx, &data_dir.join("dimensions")).await?);
+    dims.extend(register_dimension_dir(&ctx, &layout.dimensions()).await?);
     Ok((ctx, dims))
 }
 

@@ -15,8 +15,8 @@ use std::sync::Arc;
 
 use crate::error::json_response;
 use crate::http::overloaded;
-use crate::tokens::Role;
 use crate::{ApiError, Server};
+use fingertip_registry::Role;
 
 impl Server {
     pub(crate) async fn post_events(

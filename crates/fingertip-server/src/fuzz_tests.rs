@@ -54,7 +54,7 @@ proptest! {
     fn any_presented_token_is_answered(token in ".{0,80}") {
         let dir = tempfile::tempdir().unwrap();
         let store = TokenStore::open(dir.path()).unwrap();
-        let (_, real) = store.create(crate::tokens::Role::App, Some("attendance"), "").unwrap();
+        let (_, real) = store.create(fingertip_registry::Role::App, Some("attendance"), "").unwrap();
         prop_assert!(store.authenticate(&token).is_none() || token == real);
         let _ = crate::http::bearer_token(&token);
     }

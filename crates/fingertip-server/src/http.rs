@@ -24,9 +24,9 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::error::json_response;
-use crate::tokens::{Principal, Role, TokenStore};
 use crate::{AnalysisApi, ApiError, RateLimiter, ServerConfig, ServerMetrics};
 use fingertip_ingest::{Charge, Ingestor, MemoryBudget};
+use fingertip_registry::{Principal, Role, TokenStore};
 
 type Reply = Response<Full<Bytes>>;
 

@@ -19,12 +19,11 @@ mod fuzz_tests;
 mod http;
 mod metrics;
 mod ratelimit;
-pub mod tokens;
 
 pub use api::{AnalysisApi, ApiFuture};
 pub use config::ServerConfig;
 pub use error::{ApiError, json_response};
+pub use fingertip_registry::{Principal, Role, TokenStore};
 pub use http::Server;
 pub use metrics::ServerMetrics;
 pub use ratelimit::RateLimiter;
-pub use tokens::{Principal, Role, TokenStore};

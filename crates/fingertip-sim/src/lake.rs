@@ -15,9 +15,7 @@ use std::sync::Arc;
 use fingertip_anonymize::{KeyEpoch, KeyStore, KeysConfig, Pseudonym};
 use fingertip_model::coarsen_ms;
 use fingertip_store::StoredEvent;
-use fingertip_store::lake::{
-    date_of, partition_dir, to_record_batch, write_parquet_file, writer_properties,
-};
+use fingertip_store::lake::{ParquetOptions, date_of, write_partition};
 
 use crate::SimError;
 use crate::event::SimEvent;
@@ -92,11 +90,6 @@ struct Row {
 
 impl Row {
     /// The compactor's order: (org_unit, person, started_at, event_id).
-    fn sort_key(&self) -> (&str, Pseudonym, i64, u128) {
-        let e = &self.event;
-        (&e.org_unit, self.person, e.started_at_ms, e.event_id)
-    }
-
     fn stored(&self) -> StoredEvent {
         let e = &self.event;
         StoredEvent {
@@ -130,7 +123,7 @@ impl LakeWriter {
     /// Opens the key store of `data_dir` (creating `<data>/keys` if needed).
     pub fn open(data_dir: &Path, options: LakeOptions) -> Result<Self, SimError> {
         let keys = KeyStore::open(data_dir, options.keys.clone())?;
-        let events_dir = data_dir.join("events");
+        let events_dir = fingertip_model::DataDir::new(data_dir).events();
         let (partitions, report) = (HashMap::new(), LakeReport::default());
         Ok(Self {
             keys,
@@ -218,24 +211,25 @@ impl LakeWriter {
     }
 
     fn flush_partition(&mut self, key: &(i64, Arc<str>)) -> Result<(), SimError> {
-        let Some(mut rows) = self.partitions.remove(key) else {
+        let Some(rows) = self.partitions.remove(key) else {
             return Ok(());
         };
         self.buffered -= rows.len();
         if rows.is_empty() {
             return Ok(());
         }
-        rows.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
         let stored: Vec<StoredEvent> = rows.iter().map(Row::stored).collect();
         drop(rows);
         let date = date_of(key.0 * MS_PER_DAY);
-        let path = partition_dir(&self.events_dir, &date, &key.1)
-            .join(format!("part-{}.parquet", uuid::Uuid::new_v4()));
-        let refs: Vec<_> = stored.iter().map(StoredEvent::view).collect();
-        let batch = to_record_batch(&key.1, &refs).map_err(|e| SimError::Parquet(e.to_string()))?;
-        let props = writer_properties(self.options.zstd_level, self.options.row_group_rows);
-        let bytes = write_parquet_file(&path, &batch, props)
-            .map_err(SimError::io(path.display().to_string()))?;
+        let mut refs: Vec<_> = stored.iter().map(StoredEvent::view).collect();
+        let file = uuid::Uuid::new_v4().to_string();
+        let options = ParquetOptions {
+            zstd_level: self.options.zstd_level,
+            row_group_rows: self.options.row_group_rows,
+        };
+        let (_, bytes) =
+            write_partition(&self.events_dir, (&date, &key.1), &file, &mut refs, options)
+                .map_err(SimError::io(self.events_dir.display().to_string()))?;
         self.report.events += stored.len() as u64;
         self.report.files += 1;
         self.report.bytes += bytes;

@@ -65,8 +65,6 @@ pub enum SimError {
     },
     #[error("key store: {0}")]
     Keys(#[from] fingertip_anonymize::KeyError),
-    #[error("Parquet: {0}")]
-    Parquet(String),
     #[error("JSON output: {0}")]
     Json(#[from] serde_json::Error),
 }

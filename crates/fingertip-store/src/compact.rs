@@ -14,7 +14,9 @@ use std::sync::atomic::Ordering::Relaxed;
 use sha2::{Digest, Sha256};
 
 use crate::dedup::{DedupIndex, dedup_key};
-use crate::lake::{self, date_of, partition_dir};
+use fingertip_model::DataDir;
+
+use crate::lake::{self, ParquetOptions, date_of};
 use crate::record::{self, EventView, StoredBatch};
 use crate::wal::segment::{self, ALL_VALID, Tail};
 use crate::{StoreConfig, StoreError, StoreStats, sync_dir};
@@ -116,11 +118,11 @@ pub(crate) fn compact_segment(
     stats: &StoreStats,
     id: u64,
 ) -> Result<u64, StoreError> {
-    let wal_dir = data_dir.join("wal");
+    let wal_dir = DataDir::new(data_dir).wal();
     let raw = RawSegment::read(&wal_dir, id)?;
-    let (partitions, damage) = partition(&raw);
+    let (mut partitions, damage) = partition(&raw);
     let mut events = 0;
-    for (&(day, app_id), rows) in &partitions {
+    for (&(day, app_id), rows) in &mut partitions {
         write_partition(
             data_dir,
             config,
@@ -132,7 +134,8 @@ pub(crate) fn compact_segment(
         )?;
         events += rows.len() as u64;
     }
-    persist_dedup_keys(dedup, &partitions).map_err(StoreError::io(&data_dir.join("dedup")))?;
+    persist_dedup_keys(dedup, &partitions)
+        .map_err(StoreError::io(&DataDir::new(data_dir).dedup()))?;
     drop(partitions);
     drop(raw);
     retire_segment(&wal_dir, id, &damage, stats)?;
@@ -142,7 +145,7 @@ pub(crate) fn compact_segment(
 }
 
 /// Groups the segment's events by partition (by UTC day number: the date is formatted once per
-/// partition, not per event), each partition sorted in the lake's order.
+/// partition, not per event).
 fn partition(raw: &RawSegment) -> (Partitions<'_>, Damage) {
     let mut damage = Damage {
         corrupt_ranges: raw.scan.corrupt.len(),
@@ -163,12 +166,8 @@ fn partition(raw: &RawSegment) -> (Partitions<'_>, Damage) {
                 .push(e);
         }
     }
-    partitions.values_mut().for_each(sort_rows);
     (partitions, damage)
 }
-
-/// Rows per Arrow batch handed to the Parquet writer: bounds the Arrow copy of a partition.
-const CHUNK_ROWS: usize = 65_536;
 
 fn write_partition(
     data_dir: &Path,
@@ -177,42 +176,23 @@ fn write_partition(
     id: u64,
     nonce: u64,
     (day, app_id): (i64, &str),
-    rows: &[EventView<'_>],
+    rows: &mut [EventView<'_>],
 ) -> Result<(), StoreError> {
     let date = date_of(day * MS_PER_DAY);
-    let path = partition_dir(&data_dir.join("events"), &date, app_id).join(format!(
-        "part-{}.parquet",
-        part_uuid(id, nonce, &date, app_id)
-    ));
-    let batches = rows
-        .chunks(CHUNK_ROWS)
-        .map(|chunk| lake::to_record_batch(app_id, chunk).map_err(std::io::Error::other));
-    let props = lake::writer_properties(config.parquet_zstd_level, config.parquet_row_group_rows);
-    let bytes = lake::write_parquet_batches(&path, fingertip_model::event_schema(), batches, props)
-        .map_err(StoreError::io(&path))?;
+    let file_id = part_uuid(id, nonce, &date, app_id).to_string();
+    let options = ParquetOptions {
+        zstd_level: config.parquet_zstd_level,
+        row_group_rows: config.parquet_row_group_rows,
+    };
+    let events = DataDir::new(data_dir).events();
+    let (_, bytes) = lake::write_partition(&events, (&date, app_id), &file_id, rows, options)
+        .map_err(StoreError::io(&events))?;
     stats.parquet_files_written.fetch_add(1, Relaxed);
     stats.parquet_bytes_written.fetch_add(bytes, Relaxed);
     Ok(())
 }
 
 const MS_PER_DAY: i64 = 86_400_000;
-
-/// (org unit rank, person, started_at, event id): the order rows are written in.
-type SortKey = (u32, [u8; 16], i64, u128);
-
-/// Sorts one partition's rows by (org_unit, person, started_at, event_id). The org units are
-/// ranked once, so the sort compares integers instead of strings (string comparisons were the
-/// largest cost of compaction in the ingest profile of docs/benchmarks.md).
-fn sort_rows(rows: &mut Vec<EventView<'_>>) {
-    let mut units: Vec<&str> = rows.iter().map(|e| e.org_unit).collect();
-    units.sort_unstable();
-    units.dedup();
-    let rank = |unit: &str| units.binary_search(&unit).unwrap_or(0) as u32;
-    // Each key is computed once; they are distinct (an event id is stored once per app).
-    rows.sort_by_cached_key(|e| -> SortKey {
-        (rank(e.org_unit), e.person, e.started_at_ms, e.event_id)
-    });
-}
 
 /// A name that is the same every time this segment's partition is compacted, and differs for
 /// any other segment, including one that reuses the id in a later run (its nonce differs).

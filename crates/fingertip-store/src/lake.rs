@@ -1,8 +1,11 @@
-//! The Parquet lake: partition paths and writing one file durably.
+//! The Parquet lake: partition paths, the row order, and writing one file durably.
 //!
-//! `<data>/events/date=YYYY-MM-DD/app_id=<app>/part-<uuid>.parquet`, hive-style. A file is
-//! written as a hidden `.tmp` sibling, fsynced, renamed into place, and its directory (and any
-//! directory created for it) fsynced, so a reader sees either the whole file or nothing.
+//! `<data>/events/date=YYYY-MM-DD/app_id=<app>/part-<id>.parquet`, hive-style. Every writer of
+//! the lake (the compactor, the simulator's lake writer, test fixtures) writes a partition's
+//! file through [`write_partition`], so the order of rows, the Arrow chunking and the Parquet
+//! settings have one owner. A file is written as a hidden `.tmp` sibling, fsynced, renamed into
+//! place, and its directory (and any directory created for it) fsynced, so a reader sees either
+//! the whole file or nothing.
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter};
@@ -26,6 +29,62 @@ pub fn partition_dir(events_dir: &Path, date: &str, app_id: &str) -> PathBuf {
     events_dir
         .join(format!("date={date}"))
         .join(format!("app_id={app_id}"))
+}
+
+/// How a partition's Parquet file is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParquetOptions {
+    pub zstd_level: i32,
+    pub row_group_rows: usize,
+}
+
+impl Default for ParquetOptions {
+    fn default() -> Self {
+        Self {
+            zstd_level: 3,
+            row_group_rows: 1 << 20,
+        }
+    }
+}
+
+/// Rows per Arrow batch handed to the Parquet writer: bounds the Arrow copy of a partition.
+const CHUNK_ROWS: usize = 65_536;
+
+/// Writes the events of one partition (all of `app_id`, all on `date`) as
+/// `part-<file_id>.parquet` under `events_dir`, sorted in the lake's order ([`sort_rows`]).
+/// Returns the file's path and size. Memory: one Arrow chunk of rows at a time.
+pub fn write_partition(
+    events_dir: &Path,
+    (date, app_id): (&str, &str),
+    file_id: &str,
+    rows: &mut [EventView<'_>],
+    options: ParquetOptions,
+) -> io::Result<(PathBuf, u64)> {
+    sort_rows(rows);
+    let path = partition_dir(events_dir, date, app_id).join(format!("part-{file_id}.parquet"));
+    let batches = rows
+        .chunks(CHUNK_ROWS)
+        .map(|chunk| to_record_batch(app_id, chunk).map_err(io::Error::other));
+    let props = writer_properties(options.zstd_level, options.row_group_rows);
+    let bytes = write_parquet_batches(&path, event_schema(), batches, props)?;
+    Ok((path, bytes))
+}
+
+/// (org unit rank, person, started_at, event id): the order rows are written in.
+type SortKey = (u32, [u8; 16], i64, u128);
+
+/// Sorts one partition's rows by (org_unit, person, started_at, event_id): a person's events
+/// are adjacent, which is what makes the lake small and the person stage cheap. The org units
+/// are ranked once, so the sort compares integers instead of strings.
+pub fn sort_rows(rows: &mut [EventView<'_>]) {
+    let mut units: Vec<&str> = rows.iter().map(|e| e.org_unit).collect();
+    units.sort_unstable();
+    units.dedup();
+    let rank = |unit: &str| units.binary_search(&unit).unwrap_or(0) as u32;
+    // Each key is computed once; they are distinct (an event id is stored once per app).
+    rows.sort_by_cached_key(|e| -> SortKey {
+        (rank(e.org_unit), e.person, e.started_at_ms, e.event_id)
+    });
 }
 
 /// The UTC calendar date of an instant, `YYYY-MM-DD`.
@@ -101,20 +160,6 @@ pub fn to_record_batch(
         Arc::new(elements.finish()),
     ];
     RecordBatch::try_new(schema, columns)
-}
-
-/// Writes `batch` to `path` durably (tmp + fsync + rename + fsync dir). Returns bytes written.
-pub fn write_parquet_file(
-    path: &Path,
-    batch: &RecordBatch,
-    props: WriterProperties,
-) -> io::Result<u64> {
-    write_parquet_batches(
-        path,
-        batch.schema(),
-        std::iter::once(Ok(batch.clone())),
-        props,
-    )
 }
 
 /// Writes `batches` (one schema) to `path` durably, one batch in memory at a time: a hidden

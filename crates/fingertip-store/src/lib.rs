@@ -33,6 +33,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use fingertip_model::DataDir;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
@@ -189,23 +190,20 @@ impl Store {
         data_dir: &Path,
         config: StoreConfig,
     ) -> Result<(Self, RecoveryReport), StoreError> {
-        let wal_dir = data_dir.join("wal");
-        for dir in [
-            data_dir.to_path_buf(),
-            wal_dir.clone(),
-            data_dir.join("events"),
-        ] {
+        let layout = DataDir::new(data_dir);
+        let wal_dir = layout.wal();
+        for dir in [data_dir.to_path_buf(), wal_dir.clone(), layout.events()] {
             fs::create_dir_all(&dir).map_err(StoreError::io(&dir))?;
         }
         sync_dir(data_dir).map_err(StoreError::io(data_dir))?;
         // An interrupted merge is finished or undone before anything reads the lake.
-        merge::recover(data_dir).map_err(StoreError::io(&data_dir.join("merge")))?;
+        merge::recover(data_dir).map_err(StoreError::io(&layout.merge()))?;
         let dedup = Arc::new(
             DedupIndex::open(data_dir, config.dedup_window_days, now_ms())
-                .map_err(StoreError::io(&data_dir.join("dedup")))?,
+                .map_err(StoreError::io(&layout.dedup()))?,
         );
         if dedup.lost_keys() {
-            let events = data_dir.join("events");
+            let events = layout.events();
             let keys = dedup::rebuild::from_lake(&dedup, &events, config.dedup_window_days)
                 .map_err(StoreError::io(&events))?;
             tracing::warn!(
@@ -269,7 +267,7 @@ impl Store {
     /// take a write (after a failure it tries to open a fresh segment now, so readiness comes
     /// back without waiting for traffic). Blocking; used by `/readyz`.
     pub fn probe_writable(&self) -> bool {
-        let probe = self.data_dir.join("wal").join(".ready-probe");
+        let probe = DataDir::new(&self.data_dir).wal().join(".ready-probe");
         let ok = File::create(&probe).and_then(|mut f| {
             io::Write::write_all(&mut f, b"ok")?;
             f.sync_data()
@@ -322,7 +320,7 @@ impl Store {
     /// Returns the number of events written to Parquet. Blocking.
     pub fn compact_sealed(&self) -> Result<u64, StoreError> {
         let _guard = self.compaction.lock().unwrap_or_else(|e| e.into_inner());
-        let wal_dir = self.data_dir.join("wal");
+        let wal_dir = DataDir::new(&self.data_dir).wal();
         let below = self.sealed_below.load(Relaxed);
         let ids: Vec<u64> = list_segments(&wal_dir)
             .map_err(StoreError::io(&wal_dir))?
@@ -366,7 +364,7 @@ impl Store {
 
     /// Files in `wal/quarantine/`: damaged segments and stray files kept for an operator.
     pub fn quarantined_files(&self) -> usize {
-        fs::read_dir(self.data_dir.join("wal").join("quarantine"))
+        fs::read_dir(DataDir::new(&self.data_dir).wal_quarantine())
             .map_or(0, |d| d.filter(|e| e.is_ok()).count())
     }
 

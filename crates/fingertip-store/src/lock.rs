@@ -35,7 +35,7 @@ pub struct DataDirLock {
 impl DataDirLock {
     /// Takes the lock of `data_dir` (created if missing), or says who holds it.
     pub fn acquire(data_dir: &Path) -> Result<Self, LockError> {
-        let path = data_dir.join("LOCK");
+        let path = fingertip_model::DataDir::new(data_dir).lock();
         let io = |e: std::io::Error| LockError::Io {
             path: path.clone(),
             message: e.to_string(),

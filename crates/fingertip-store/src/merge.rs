@@ -19,6 +19,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use fingertip_model::DataDir;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -36,7 +37,7 @@ struct Journal {
 
 /// Finishes or undoes every interrupted merge of `data_dir`. Returns how many there were.
 pub fn recover(data_dir: &Path) -> io::Result<usize> {
-    let dir = data_dir.join("merge");
+    let dir = DataDir::new(data_dir).merge();
     let entries = match fs::read_dir(&dir) {
         Ok(e) => e,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
@@ -90,7 +91,7 @@ pub fn merge_small_files(data_dir: &Path, config: &StoreConfig, today: &str) -> 
         .map(|d| (d - chrono::Duration::days(i64::from(config.merge_min_age_days))).to_string())
         .map_err(io::Error::other)?;
     let mut merged = 0;
-    for date_dir in subdirs(&data_dir.join("events"), "date=")? {
+    for date_dir in subdirs(&DataDir::new(data_dir).events(), "date=")? {
         let date = date_dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
         if date.trim_start_matches("date=") >= cutoff.as_str() {
             continue;
@@ -157,7 +158,7 @@ fn merge(data_dir: &Path, dir: &Path, inputs: &[String], config: &StoreConfig) -
         inputs: inputs.to_vec(),
         output: format!("part-m-{id}.parquet"),
     };
-    let journal_dir = data_dir.join("merge");
+    let journal_dir = DataDir::new(data_dir).merge();
     fs::create_dir_all(&journal_dir)?;
     let journal_path = journal_dir.join(format!("{id}.json"));
     let bytes = serde_json::to_vec(&journal).map_err(io::Error::other)?;
@@ -203,7 +204,7 @@ fn write_durable(path: &Path, bytes: &[u8]) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lake::{partition_dir, to_record_batch, write_parquet_file};
+    use crate::lake::{ParquetOptions, partition_dir, write_partition};
     use crate::record::StoredEvent;
 
     fn event(i: u128) -> StoredEvent {
@@ -222,14 +223,19 @@ mod tests {
 
     /// A partition with `files` one-row files; returns its directory.
     fn partition(data: &Path, files: u128) -> PathBuf {
-        let dir = partition_dir(&data.join("events"), "2026-10-01", "a");
         for i in 0..files {
-            let e = event(i);
-            let batch = to_record_batch("a", &[e.view()]).unwrap();
-            let props = writer_properties(3, 1024);
-            write_parquet_file(&dir.join(format!("part-{i:04}.parquet")), &batch, props).unwrap();
+            write_one(data, i);
         }
-        dir
+        partition_dir(&DataDir::new(data).events(), "2026-10-01", "a")
+    }
+
+    /// `part-<i>.parquet` with event `i` alone.
+    fn write_one(data: &Path, i: u128) {
+        let e = event(i);
+        let partition = ("2026-10-01", "a");
+        let (file, options) = (format!("{i:04}"), ParquetOptions::default());
+        let events = DataDir::new(data).events();
+        write_partition(&events, partition, &file, &mut [e.view()], options).unwrap();
     }
 
     fn ids(dir: &Path) -> Vec<u128> {
@@ -303,10 +309,7 @@ mod tests {
             if !crash_after_output {
                 fs::rename(&output, tmp_path(&output)).unwrap();
                 for i in 5..10u128 {
-                    let e = event(i);
-                    let batch = to_record_batch("a", &[e.view()]).unwrap();
-                    let path = dir.join(format!("part-{i:04}.parquet"));
-                    write_parquet_file(&path, &batch, writer_properties(3, 1024)).unwrap();
+                    write_one(tmp.path(), i);
                 }
             }
             assert_eq!(recover(tmp.path()).unwrap(), 1);

@@ -13,6 +13,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use fingertip_model::DataDir;
 use serde::{Deserialize, Serialize};
 
 const DAY_MS: i64 = 86_400_000;
@@ -97,7 +98,7 @@ pub fn status(
     config: &RetentionConfig,
     now_ms: i64,
 ) -> Result<RetentionStatus, RetentionError> {
-    let events = data_dir.join("events");
+    let events = DataDir::new(data_dir).events();
     let oldest_kept = (config.keep_days > 0)
         .then(|| crate::lake::date_of(now_ms - i64::from(config.keep_days) * DAY_MS));
     let mut partitions = Vec::new();
@@ -169,7 +170,7 @@ pub fn enforce(
         .into_iter()
         .filter(|p| p.expired)
         .collect();
-    let events = data_dir.join("events");
+    let events = DataDir::new(data_dir).events();
     for p in &expired {
         audit(data_dir, config, "deleting", p)?;
         let dir = events.join(format!("date={}", p.date));
@@ -191,7 +192,7 @@ pub fn enforce(
 
 /// The audit log, oldest first (unreadable lines are skipped).
 pub fn audit_log(data_dir: &Path) -> Result<Vec<AuditEntry>, RetentionError> {
-    let path = data_dir.join("retention/audit.jsonl");
+    let path = DataDir::new(data_dir).retention().join("audit.jsonl");
     match fs::read_to_string(&path) {
         Ok(text) => Ok(text
             .lines()
@@ -208,7 +209,7 @@ fn audit(
     action: &str,
     p: &Partition,
 ) -> Result<(), RetentionError> {
-    let dir = data_dir.join("retention");
+    let dir = DataDir::new(data_dir).retention();
     fs::create_dir_all(&dir).map_err(io_err(&dir))?;
     let path = dir.join("audit.jsonl");
     let entry = AuditEntry {

@@ -3,7 +3,7 @@
 use anyhow::{Result, bail};
 use clap::Subcommand;
 use fingertip_anonymize::KeyStore;
-use fingertip_server::{Role, TokenStore};
+use fingertip_registry::{Role, TokenStore};
 
 use crate::DataArgs;
 use crate::config::Config;

@@ -57,7 +57,7 @@ const ENV_PREFIX: &str = "FINGERTIP__";
 impl Config {
     /// Loads the configuration for `data_dir`.
     pub fn load(data_dir: &Path, explicit: Option<&Path>) -> Result<Self> {
-        let default_path = data_dir.join("fingertip.toml");
+        let default_path = fingertip_model::DataDir::new(data_dir).config();
         let path = explicit
             .map(Path::to_path_buf)
             .or_else(|| default_path.exists().then_some(default_path));
@@ -90,20 +90,15 @@ impl Config {
     }
 
     pub fn org_units(&self, data_dir: &Path) -> Result<OrgUnitPolicy> {
-        let mut codes = self.org_units.codes.clone();
+        let mut codes = fingertip_model::parse_code_list(&self.org_units.codes.join("\n"))
+            .context("invalid [org_units] codes")?;
         if let Some(file) = &self.org_units.file {
             let path = data_dir.join(file);
             let text = std::fs::read_to_string(&path)
                 .with_context(|| format!("reading org-unit list {}", path.display()))?;
-            codes.extend(
-                text.lines()
-                    .map(|l| l.split('#').next().unwrap_or("").trim())
-                    .filter(|l| !l.is_empty())
-                    .map(str::to_string),
-            );
-        }
-        if let Some(bad) = codes.iter().find(|c| !fingertip_model::is_code(c, 64)) {
-            anyhow::bail!("org-unit code `{bad}` is not 1-64 characters of [A-Za-z0-9._-]");
+            let listed = fingertip_model::parse_code_list(&text)
+                .with_context(|| format!("org-unit list {}", path.display()))?;
+            codes.extend(listed);
         }
         Ok(OrgUnitPolicy::from_list(codes))
     }

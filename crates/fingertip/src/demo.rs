@@ -13,9 +13,10 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use fingertip_bench::post::LoadOptions;
+use fingertip_model::DataDir;
 use fingertip_pipelines::{RunRequest, weeks};
 use fingertip_query::QueryRequest;
-use fingertip_server::{Role, TokenStore};
+use fingertip_registry::{Role, TokenStore};
 use fingertip_sim::{App, EventStream, Population, SimOptions, TruthConfig};
 
 use crate::DataArgs;
@@ -52,9 +53,8 @@ pub fn run(args: DemoArgs) -> Result<i32> {
         pop.org.townships.len(),
         args.weeks
     ));
-    pop.org.write_csv(std::fs::File::create(
-        data.join("dimensions/org_units.csv"),
-    )?)?;
+    pop.org
+        .write_csv(std::fs::File::create(DataDir::new(&data).org_units())?)?;
     let truth = fingertip_sim::compute_truth(EventStream::new(pop.clone()), TruthConfig::default());
     truth.write_csv(std::fs::File::create(args.out.join("truth.csv"))?)?;
     let mut server = Server::start(&data)?;
@@ -78,7 +78,7 @@ pub fn run(args: DemoArgs) -> Result<i32> {
     step(&format!(
         "SIGTERM: the server drained, compacted the WAL into Parquet and exited {code}"
     ));
-    let (files, bytes) = lake_size(&data.join("events"));
+    let (files, bytes) = lake_size(&DataDir::new(&data).events());
     step(&format!(
         "the lake holds {files} Parquet files, {:.1} MB ({:.1} bytes/event)",
         bytes as f64 / 1e6,
@@ -130,7 +130,7 @@ fn prepare(out: &Path) -> Result<PathBuf> {
         }
         std::fs::remove_dir_all(&data)?;
     }
-    std::fs::create_dir_all(data.join("dimensions"))?;
+    std::fs::create_dir_all(DataDir::new(&data).dimensions())?;
     std::fs::write(data.join(MARKER), "made by fingertip demo\n")?;
     Ok(data)
 }
@@ -142,7 +142,7 @@ fn write_config(data: &Path, weeks: u32) -> Result<()> {
         "# Written by `fingertip demo`.\n[ingest]\nmax_past_age_s = {max_age_s}\n\n[keys]\ngrace_days = {}\n\n[budget]\nepsilon_total = 30.0\n\n[store]\nsegment_max_age_ms = 2000\n",
         weeks * 7 + 60
     );
-    std::fs::write(data.join("fingertip.toml"), text)?;
+    std::fs::write(DataDir::new(data).config(), text)?;
     Ok(())
 }
 

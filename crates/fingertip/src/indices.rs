@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 const FILTERS: [&str; 4] = ["week", "index", "app_id", "org_unit"];
 
 pub fn published_path(data_dir: &Path) -> std::path::PathBuf {
-    data_dir.join("published").join("indices.json")
+    fingertip_model::DataDir::new(data_dir).published_indices()
 }
 
 pub fn published(data_dir: &Path, filters: &BTreeMap<String, String>) -> Result<Value, ApiError> {

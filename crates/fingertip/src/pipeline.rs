@@ -1,13 +1,13 @@
 //! `fingertip pipeline run`: the weekly burden indices and the oversight report.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use clap::Subcommand;
 use fingertip_dp::Ledger;
+use fingertip_model::DataDir;
 use fingertip_pipelines::{Domain, RunRequest, Runner, weeks};
-use fingertip_server::{Role, TokenStore};
+use fingertip_registry::public_domains;
 
 use crate::DataArgs;
 use crate::config::Config;
@@ -106,50 +106,9 @@ pub fn runner(data: &Path, config: &Config) -> Result<Runner> {
     ))
 }
 
-/// Apps (from the app tokens) and org units (configured list, or the leaves of
-/// `<data>/dimensions/org_units.csv`): public knowledge, so every cell can be released.
+/// The public domains of the data directory ([`fingertip_registry::public_domains`]): every
+/// cell of a registered app or declared org unit can be released without selection.
 pub fn domain(data: &Path, config: &Config) -> Result<Domain> {
-    let apps: BTreeSet<String> = TokenStore::open(data)?
-        .list()?
-        .into_iter()
-        .filter(|t| t.role == Role::App)
-        .filter_map(|t| t.app_id)
-        .collect();
-    let mut units: Vec<String> = config.org_units.codes.clone();
-    if units.is_empty() {
-        units = org_unit_leaves(&data.join("dimensions").join("org_units.csv"))?;
-    }
-    Ok(Domain {
-        apps: (!apps.is_empty()).then(|| apps.into_iter().collect()),
-        units: (!units.is_empty()).then_some(units),
-    })
-}
-
-fn org_unit_leaves(path: &Path) -> Result<Vec<String>> {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return Ok(Vec::new());
-    };
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
-    let parent = header.iter().position(|h| h.trim() == "parent");
-    let rows: Vec<Vec<&str>> = lines
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| l.split(',').collect())
-        .collect();
-    let parents: BTreeSet<&str> = rows
-        .iter()
-        .filter_map(|r| parent.and_then(|p| r.get(p)))
-        .map(|s| s.trim())
-        .collect();
-    let leaves: Vec<String> = rows
-        .iter()
-        .filter_map(|r| r.first())
-        .map(|c| c.trim())
-        .filter(|c| !parents.contains(c))
-        .map(str::to_string)
-        .collect();
-    if let Some(bad) = leaves.iter().find(|c| !fingertip_model::is_code(c, 64)) {
-        bail!("{}: `{bad}` is not an org-unit code", path.display());
-    }
-    Ok(leaves)
+    let public = public_domains(&DataDir::new(data), &config.org_units.codes)?;
+    Ok(Domain::new(public.apps, public.units))
 }

@@ -120,7 +120,7 @@ pub fn run(args: SimulateArgs) -> Result<()> {
             report.events,
             report.files,
             report.bytes,
-            data.join("events").display()
+            fingertip_model::DataDir::new(data).events().display()
         );
     }
     if let Some(target) = &args.target {

@@ -118,7 +118,7 @@ fn secs(t: Instant) -> f64 {
 
 /// The person stage and the clipped sums of one index, as `index::release` runs them.
 async fn bounded_index(ctx: &SessionContext, spec: &PipelineSpec, weeks: usize) -> Result<usize> {
-    bounded::register_person_stage(ctx, spec).await?;
+    let stage = bounded::register_person_stage(ctx, spec).await?;
     let bounds = spec.bounds.clone().unwrap_or_default();
     let mut columns = vec![("numerator", bounds.numerator_per_week)];
     if let Some(d) = bounds
@@ -138,6 +138,6 @@ async fn bounded_index(ctx: &SessionContext, spec: &PipelineSpec, weeks: usize) 
                     .len();
         }
     }
-    ctx.deregister_table("person_stage")?;
+    drop(stage);
     Ok(cells)
 }

@@ -231,7 +231,7 @@ pub struct Ledger {
 impl Ledger {
     /// Opens `<data>/ledger/`; the config's totals apply to epochs without a set total.
     pub fn open(data_dir: &Path, config: &BudgetConfig) -> Result<Self, LedgerError> {
-        let dir = data_dir.join("ledger");
+        let dir = fingertip_model::DataDir::new(data_dir).ledger();
         fs::create_dir_all(&dir).map_err(|source| LedgerError::Io {
             path: dir.clone(),
             source,

@@ -93,7 +93,7 @@ impl DedupIndex {
     /// torn appends and deletes days that left the window. `wall_ms` only seeds a brand-new
     /// clock.
     pub fn open(data_dir: &Path, window_days: u32, wall_ms: i64) -> io::Result<Self> {
-        let dir = data_dir.join("dedup");
+        let dir = fingertip_model::DataDir::new(data_dir).dedup();
         fs::create_dir_all(&dir)?;
         let files = day_files(&dir)?;
         let clock = LogicalClock::open(&dir, files.last().map(|f| f.0), wall_ms)?;

@@ -119,7 +119,7 @@ const RELOAD_CHECK_MS: i64 = 250;
 
 impl TokenStore {
     pub fn open(data_dir: &Path) -> Result<Self, TokenError> {
-        let path = data_dir.join("tokens.json");
+        let path = fingertip_model::DataDir::new(data_dir).tokens();
         let stamp = stamp(&path);
         let tokens = read_file(&path)?;
         Ok(Self {
