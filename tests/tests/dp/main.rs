@@ -7,4 +7,4 @@ mod accuracy;
 mod ledger;
 mod noise;
 mod query_smoke;
-mod sql_golden;
+mod sql_fuzz;
