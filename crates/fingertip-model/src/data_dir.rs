@@ -62,6 +62,16 @@ impl DataDir {
         self.root.join("tokens.json")
     }
 
+    /// The app registry: approved apps and their issuing units.
+    pub fn apps(&self) -> PathBuf {
+        self.root.join("apps.json")
+    }
+
+    /// Every change to the app registry, one JSON line each.
+    pub fn apps_audit(&self) -> PathBuf {
+        self.root.join("apps.audit.jsonl")
+    }
+
     /// The lock a writing process holds on the whole directory.
     pub fn lock(&self) -> PathBuf {
         self.root.join("LOCK")

@@ -1,17 +1,20 @@
-//! The public domains of a data directory: the app ids of its app tokens (registered apps) and
-//! the declared org units (a configured list, or the leaves of `dimensions/org_units.csv`).
+//! The public domains of a data directory: the apps (those in the app registry and those with
+//! app tokens), the issuing units of registered apps, and the declared org units (a configured list, or the leaves of `dimensions/org_units.csv`).
 //! Values in a public domain are known without looking at events, so a release may publish a
 //! cell for each of them, noise and all, instead of selecting cells from the data.
 
 use fingertip_model::{DataDir, OrgUnitsError, org_unit_leaves};
 
-use crate::{Role, TokenError, TokenStore};
+use crate::{AppError, AppRegistry, Role, TokenError, TokenStore};
 
 /// Apps and org units known in advance; an empty list means "not declared".
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PublicDomains {
-    /// Sorted, distinct app ids of app tokens (revoked ones too: their events stay in the lake).
+    /// Sorted, distinct app ids of the registry and of app tokens (retired apps and revoked
+    /// tokens too: their events stay in the lake).
     pub apps: Vec<String>,
+    /// Sorted, distinct issuers of registered apps.
+    pub issuers: Vec<String>,
     pub units: Vec<String>,
 }
 
@@ -19,6 +22,8 @@ pub struct PublicDomains {
 pub enum DomainsError {
     #[error(transparent)]
     Tokens(#[from] TokenError),
+    #[error(transparent)]
+    Apps(#[from] AppError),
     #[error("reading {path}: {source}")]
     Io {
         path: String,
@@ -34,11 +39,16 @@ pub fn public_domains(
     dir: &DataDir,
     declared_units: &[String],
 ) -> Result<PublicDomains, DomainsError> {
+    let registered = AppRegistry::open(dir).list()?;
+    let mut issuers: Vec<String> = registered.iter().map(|a| a.issuer.clone()).collect();
+    issuers.sort();
+    issuers.dedup();
     let mut apps: Vec<String> = TokenStore::open(dir.root())?
         .list()?
         .into_iter()
         .filter(|t| t.role == Role::App)
         .filter_map(|t| t.app_id)
+        .chain(registered.into_iter().map(|a| a.app_id))
         .collect();
     apps.sort();
     apps.dedup();
@@ -46,7 +56,11 @@ pub fn public_domains(
         [] => tree_leaves(dir)?,
         codes => codes.to_vec(),
     };
-    Ok(PublicDomains { apps, units })
+    Ok(PublicDomains {
+        apps,
+        issuers,
+        units,
+    })
 }
 
 fn tree_leaves(dir: &DataDir) -> Result<Vec<String>, DomainsError> {
@@ -78,8 +92,12 @@ mod tests {
         tokens.create(Role::App, Some("a"), "").unwrap();
         tokens.create(Role::App, Some("a"), "second").unwrap();
         tokens.create(Role::Researcher, None, "").unwrap();
+        AppRegistry::open(&dir)
+            .register("c", "County Health", None, None, "test")
+            .unwrap();
         let empty = public_domains(&dir, &[]).unwrap();
-        assert_eq!(empty.apps, ["a", "b"]);
+        assert_eq!(empty.apps, ["a", "b", "c"]);
+        assert_eq!(empty.issuers, ["County Health"]);
         assert!(empty.units.is_empty());
         std::fs::create_dir_all(dir.dimensions()).unwrap();
         std::fs::write(dir.org_units(), "code,parent\nc,\nt1,c\nt2,c\n").unwrap();

@@ -5,14 +5,15 @@
 //! A token looks like `ft_<id>_<secret>`: the 8-hex-digit id selects the record, and the
 //! SHA-256 of the whole token is compared with the stored hash in constant time.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::fs;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
 use std::sync::{Arc, RwLock};
 
 use serde::{Deserialize, Serialize};
+
+use crate::file::{self, FileError};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -71,10 +72,8 @@ pub struct Principal {
 
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
-    #[error("token file {path}: {source}")]
-    Io { path: PathBuf, source: io::Error },
-    #[error("token file {path} is not valid: {message}")]
-    Invalid { path: PathBuf, message: String },
+    #[error("token file {0}")]
+    File(#[from] FileError),
     #[error(
         "an app token needs --app-id (1-64 characters of [A-Za-z0-9._-], not starting with '.')"
     )]
@@ -146,7 +145,12 @@ impl TokenStore {
         let mut secret = [0u8; 32];
         getrandom::fill(&mut id_bytes)
             .and_then(|_| getrandom::fill(&mut secret))
-            .map_err(|e| self.io_err(io::Error::other(e)))?;
+            .map_err(|e| {
+                TokenError::File(FileError::Io {
+                    path: self.path.clone(),
+                    source: std::io::Error::other(e),
+                })
+            })?;
         let id = hex(&id_bytes);
         let token = format!("ft_{id}_{}", hex(&secret));
         let record = TokenRecord {
@@ -241,54 +245,12 @@ impl TokenStore {
         &self,
         change: impl FnOnce(&mut Vec<TokenRecord>) -> Result<(), TokenError>,
     ) -> Result<(), TokenError> {
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        fs::create_dir_all(dir).map_err(|e| self.io_err(e))?;
-        let lock = File::create(dir.join("tokens.lock")).map_err(|e| self.io_err(e))?;
-        lock.lock().map_err(|e| self.io_err(e))?;
-        let mut tokens = read_file(&self.path)?;
-        change(&mut tokens)?;
-        let body = serde_json::to_vec_pretty(&TokenFile { tokens })
-            .map_err(|e| self.io_err(io::Error::other(e)))?;
-        let tmp = dir.join("tokens.json.tmp");
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(|e| self.io_err(e))?;
-        file.write_all(&body)
-            .and_then(|_| file.sync_all())
-            .map_err(|e| self.io_err(e))?;
-        fs::rename(&tmp, &self.path).map_err(|e| self.io_err(e))?;
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| self.io_err(e))?;
-        Ok(())
-    }
-
-    fn io_err(&self, source: io::Error) -> TokenError {
-        TokenError::Io {
-            path: self.path.clone(),
-            source,
-        }
+        file::update_json(&self.path, |doc: &mut TokenFile| change(&mut doc.tokens))
     }
 }
 
 fn read_file(path: &Path) -> Result<Vec<TokenRecord>, TokenError> {
-    match fs::read(path) {
-        Ok(bytes) => serde_json::from_slice::<TokenFile>(&bytes)
-            .map(|f| f.tokens)
-            .map_err(|e| TokenError::Invalid {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            }),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(source) => Err(TokenError::Io {
-            path: path.to_path_buf(),
-            source,
-        }),
-    }
+    Ok(file::read_json::<TokenFile>(path)?.tokens)
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -3,7 +3,8 @@
 use anyhow::{Result, bail};
 use clap::Subcommand;
 use fingertip_anonymize::KeyStore;
-use fingertip_registry::{Role, TokenStore};
+use fingertip_model::DataDir;
+use fingertip_registry::{AppRegistry, Role, TokenStore};
 
 use crate::DataArgs;
 use crate::config::Config;
@@ -84,6 +85,9 @@ pub fn token(cmd: TokenCommand) -> Result<()> {
                 RoleArg::Researcher => Role::Researcher,
                 RoleArg::Oversight => Role::Oversight,
             };
+            if let (Role::App, Some(app)) = (role, &app_id) {
+                AppRegistry::open(&DataDir::new(&data.data)).admits(app)?;
+            }
             let (record, token) =
                 TokenStore::open(&data.data)?.create(role, app_id.as_deref(), &label)?;
             println!(

@@ -3,6 +3,7 @@
 
 mod admin;
 mod analysis;
+mod apps;
 mod config;
 mod demo;
 mod indices;
@@ -45,6 +46,9 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Run the ingestion and analysis server.
     Serve(serve::ServeArgs),
+    /// Register, list, update or retire apps and their issuing units.
+    #[command(subcommand)]
+    Apps(apps::AppsCommand),
     /// Create, list or revoke API tokens.
     #[command(subcommand)]
     Token(admin::TokenCommand),
@@ -70,6 +74,7 @@ fn main() -> Result<()> {
     let code = match cli.command {
         Command::Demo(args) => demo::run(args),
         Command::Serve(args) => serve::run(args).map(|_| 0),
+        Command::Apps(cmd) => apps::run(cmd).map(|_| 0),
         Command::Token(cmd) => admin::token(cmd).map(|_| 0),
         Command::Keys(cmd) => admin::keys(cmd).map(|_| 0),
         Command::Query(args) => query::run(args),

@@ -20,7 +20,7 @@ fn help_lists_every_command() {
     let (code, stdout, _) = fingertip(&["--help"]);
     assert_eq!(code, 0);
     for cmd in [
-        "serve", "query", "pipeline", "simulate", "demo", "budget", "keys", "token",
+        "serve", "query", "pipeline", "simulate", "demo", "budget", "keys", "token", "apps",
     ] {
         assert!(
             stdout.contains(cmd),
@@ -92,4 +92,69 @@ fn refused_queries_exit_non_zero_with_the_reason_on_stderr() {
     assert_eq!(code, 2);
     assert!(stdout.is_empty());
     assert!(stderr.contains("refused (raw_rows)"), "{stderr}");
+}
+
+#[test]
+fn apps_are_registered_with_their_issuer_and_only_registered_apps_get_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let token = |app: &str| {
+        fingertip(&[
+            "token", "create", "--data", data, "--role", "app", "--app-id", app,
+        ])
+    };
+    assert_eq!(
+        token("legacy").0,
+        0,
+        "without a registry any app id gets a token"
+    );
+    let (code, stdout, stderr) = fingertip(&[
+        "apps",
+        "register",
+        "--data",
+        data,
+        "--app-id",
+        "attendance",
+        "--issuer",
+        "County Civil Affairs Bureau",
+        "--issuer-level",
+        "county",
+        "--name",
+        "Daily Attendance",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("issued by County Civil Affairs Bureau, county"),
+        "{stdout}"
+    );
+    assert_eq!(token("attendance").0, 0);
+    let (code, _, stderr) = token("survey");
+    assert_ne!(code, 0);
+    assert!(stderr.contains("`survey` is not registered"), "{stderr}");
+    let (code, _, stderr) = fingertip(&[
+        "apps",
+        "update",
+        "--data",
+        data,
+        "--app-id",
+        "attendance",
+        "--issuer",
+        "City Health",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        fingertip(&["apps", "retire", "--data", data, "--app-id", "attendance"]).0,
+        0
+    );
+    let (code, _, stderr) = token("attendance");
+    assert_ne!(code, 0);
+    assert!(stderr.contains("was retired"), "{stderr}");
+    let (code, stdout, _) = fingertip(&["apps", "list", "--data", data, "--format", "json"]);
+    assert_eq!(code, 0);
+    let apps: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(apps[0]["issuer"], "City Health");
+    assert_eq!(apps[0]["issuer_level"], "county");
+    assert!(apps[0]["retired_at"].is_string());
+    let audit = std::fs::read_to_string(dir.path().join("apps.audit.jsonl")).unwrap();
+    assert_eq!(audit.lines().count(), 3, "register, update, retire");
 }
