@@ -8,6 +8,7 @@
 use std::cmp::Ordering;
 
 use crate::model::{ALL, IndexInfo, IndexRow};
+use crate::text::Scale;
 
 /// At most this many apps or org units are drawn in a comparison chart.
 pub(crate) const MAX_BARS: usize = 25;
@@ -29,7 +30,24 @@ impl Estimate {
     pub fn high(&self) -> f64 {
         self.interval.map_or(self.value, |(_, hi)| hi)
     }
+
+    /// False when the 95% interval is too wide to say anything about this cell on its own: its
+    /// half-width is more than [`NOISE_SHARE`] of the value, or for a share more than
+    /// [`NOISE_POINTS`]. A value without an interval is taken as it is.
+    pub fn informative(&self, scale: Scale) -> bool {
+        let half = (self.high() - self.low()) / 2.0;
+        match scale {
+            Scale::Percent => half <= NOISE_POINTS,
+            Scale::Number => half <= NOISE_SHARE * self.value.abs(),
+        }
+    }
 }
+
+/// Org units whose interval's half-width exceeds this share of their value are listed, not
+/// drawn: a bar whose interval reaches from half to one and a half times itself is noise.
+pub(crate) const NOISE_SHARE: f64 = 0.5;
+/// The same for shares, in proportion points (0.25 = 25 percentage points).
+pub(crate) const NOISE_POINTS: f64 = 0.25;
 
 /// What a report cell shows.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -111,12 +129,18 @@ pub(crate) struct Comparison {
     pub suppressed: Vec<String>,
     /// Keys whose row had no value (sorted).
     pub no_value: Vec<String>,
+    /// Org units whose interval is too wide to compare them ([`Estimate::informative`]):
+    /// named, not drawn; their finest informative level is the all-units value (sorted).
+    pub too_uncertain: Vec<String>,
 }
 
 impl Comparison {
     /// True when no row at all belongs to this comparison.
     pub fn is_empty(&self) -> bool {
-        self.shown.is_empty() && self.suppressed.is_empty() && self.no_value.is_empty()
+        self.shown.is_empty()
+            && self.suppressed.is_empty()
+            && self.no_value.is_empty()
+            && self.too_uncertain.is_empty()
     }
 }
 
@@ -160,6 +184,7 @@ pub(crate) fn compare(
 ) -> Comparison {
     let mut out = Comparison::default();
     let mut values = Vec::new();
+    let scale = Scale::of(&info.unit);
     for row in rows.iter().filter(|r| r.week == week) {
         let Some(key) = dim.key(row) else { continue };
         let labeled = Labeled {
@@ -168,6 +193,9 @@ pub(crate) fn compare(
             epsilon: Some(row.epsilon),
         };
         match labeled.cell {
+            Cell::Value(e) if dim == Dimension::OrgUnits && !e.informative(scale) => {
+                out.too_uncertain.push(labeled.label)
+            }
             Cell::Value(_) => values.push(labeled),
             Cell::Suppressed => out.suppressed.push(labeled.label),
             Cell::NoValue => out.no_value.push(labeled.label),
@@ -179,6 +207,7 @@ pub(crate) fn compare(
     out.shown = values;
     out.suppressed.sort();
     out.no_value.sort();
+    out.too_uncertain.sort();
     out
 }
 
@@ -251,9 +280,35 @@ mod tests {
     }
 
     #[test]
+    fn org_units_whose_interval_is_noise_are_listed_not_drawn() {
+        let mut wide = row("*", "u2", Some(10.0), false);
+        (wide.ci_low, wide.ci_high) = (Some(0.0), Some(20.0));
+        let rows = [
+            row("*", "u1", Some(10.0), false),
+            wide,
+            row("a", "*", Some(0.5), false),
+        ];
+        let refs: Vec<&IndexRow> = rows.iter().collect();
+        let c = compare(&refs, &info(true), "2026-W45", Dimension::OrgUnits);
+        let labels: Vec<&str> = c.shown.iter().map(|l| l.label.as_str()).collect();
+        assert_eq!(
+            (labels, c.too_uncertain),
+            (vec!["u1"], vec!["u2".to_string()])
+        );
+        // Apps are headline numbers: drawn whatever their interval (±1 on 0.5 here).
+        let c = compare(&refs, &info(true), "2026-W45", Dimension::Apps);
+        assert!(c.too_uncertain.is_empty() && c.shown.len() == 1);
+        let share = Estimate {
+            value: 0.9,
+            interval: Some((0.55, 1.25)),
+        };
+        assert!(share.informative(Scale::Number) && !share.informative(Scale::Percent));
+    }
+
+    #[test]
     fn compare_caps_the_number_of_bars() {
         let rows: Vec<IndexRow> = (0..40)
-            .map(|i| row("*", &format!("u{i}"), Some(f64::from(i)), false))
+            .map(|i| row("*", &format!("u{i}"), Some(f64::from(i + 10)), false))
             .collect();
         let refs: Vec<&IndexRow> = rows.iter().collect();
         let c = compare(&refs, &info(true), "2026-W45", Dimension::OrgUnits);

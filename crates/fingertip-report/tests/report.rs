@@ -117,11 +117,13 @@ fn long_unit_lists_are_capped_with_a_note() {
     let input = common::sample();
     let html = render(&input);
     let section = section_of(&html, "burden_index");
-    // 40 units, 3 suppressed: 37 values, 25 shown.
+    // 40 units, 3 suppressed, 4 whose interval is wider than half their value: 33 values,
+    // 25 shown.
     assert!(section.contains(
-        "Showing the 25 org units with the highest values; 12 more org units with lower values \
+        "Showing the 25 org units with the highest values; 8 more org units with lower values \
          are not shown."
     ));
+    assert!(section.contains("Too uncertain to compare, 4 org units"));
 }
 
 #[test]

@@ -163,6 +163,7 @@ fn comparison_block(ctx: &Ctx<'_>, latest: &str, dim: Dimension) -> Result<Strin
     }
     out.push_str(&hidden_note(ctx.info, &c, (one, many)));
     out.push_str(&gap_paragraphs(&c, (one, many)));
+    out.push_str(&uncertain_note(&c, (one, many)));
     if !c.shown.is_empty() {
         let table = numbers_table(&title, column(dim), &c.shown, ctx.scale, true);
         out.push_str(&details("Numbers behind this chart", &table));
@@ -205,6 +206,20 @@ fn comparison_figure(
          {many}' intervals overlap, they cannot be told apart with confidence."
     );
     Ok(figure(&svg, &caption))
+}
+
+/// The org units too uncertain to draw, named, and where to read them instead.
+fn uncertain_note(c: &Comparison, what: (&str, &str)) -> String {
+    if c.too_uncertain.is_empty() {
+        return String::new();
+    }
+    let lead = format!(
+        "Too uncertain to compare, {} (the 95% interval is wider than half the value either \
+         way, or than ±25 points for a share); the finest level informative for them is the \
+         all-units value above — larger org units or a larger ε make them comparable:",
+        count(c.too_uncertain.len(), what)
+    );
+    lead_para("note keys", &lead, &key_list(&c.too_uncertain))
 }
 
 fn hidden_note(info: &IndexInfo, c: &Comparison, (one, many): (&str, &str)) -> String {
