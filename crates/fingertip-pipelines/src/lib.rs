@@ -10,7 +10,6 @@ mod composite;
 mod config;
 mod index;
 mod levels;
-mod lineage;
 mod output;
 mod people;
 mod report;

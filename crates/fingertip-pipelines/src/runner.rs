@@ -16,8 +16,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::people::{self, Domain, PeopleParams};
 use crate::spec::{self, Kind, PipelineSpec};
 use crate::{
-    IndexRow, PipelineError, PipelinesConfig, RunSummary, composite, index, lineage, output, udf,
-    weeks,
+    IndexRow, PipelineError, PipelinesConfig, RunSummary, composite, index, output, udf, weeks,
 };
 
 /// One run.
@@ -421,7 +420,7 @@ async fn check_person_stages(
             .create_logical_plan(sql)
             .await
             .map_err(|e| invalid(format!("person_sql does not plan: {e}")))?;
-        let tainted = lineage::tainted(&plan);
+        let tainted = fingertip_query::taint::tainted(&plan);
         for (field, t) in plan.schema().fields().iter().zip(tainted) {
             if t && matches!(field.name().as_str(), "week" | "app_id" | "org_unit") {
                 return Err(invalid(format!(

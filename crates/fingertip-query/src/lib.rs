@@ -26,6 +26,7 @@ mod refusal;
 mod release;
 mod run;
 pub mod stages;
+pub mod taint;
 
 pub use answer::{Answer, ColumnMeta};
 #[cfg(feature = "test-util")]

@@ -132,6 +132,7 @@ pub fn parse_single_query(sql: &str) -> Result<Statement, Refusal> {
 pub fn analyze(plan: &LogicalPlan, dims: &[Dimension]) -> Result<Analyzed, Refusal> {
     let aggregate = find_release(plan)?;
     let rows = rows::check_rows(&aggregate.input, dims)?;
+    agrees_with_taint(&aggregate.input, &rows.origins)?;
     if !rows.scans_events {
         refuse!(
             code::NO_EVENTS_TABLE,
@@ -172,6 +173,27 @@ pub fn analyze(plan: &LogicalPlan, dims: &[Dimension]) -> Result<Analyzed, Refus
         time: rows.time,
         group_domains,
     })
+}
+
+/// The guard's origins of the columns that reach the release must mark exactly the columns
+/// that the one taint analysis ([`crate::taint`]) finds derived from `person` / `event_id`.
+/// The row checks admit only plain pass-throughs of those two columns, so for an accepted
+/// query the two agree; if they ever did not, a person-derived value would be about to be
+/// treated as public, and the query is refused instead.
+fn agrees_with_taint(input: &LogicalPlan, origins: &[Origin]) -> Result<(), Refusal> {
+    let tainted = crate::taint::tainted(input);
+    let schema = input.schema();
+    for (i, t) in tainted.iter().enumerate() {
+        let guarded = origins.get(i).is_some_and(|o| o.is_tainted());
+        if *t != guarded {
+            refuse!(
+                code::PERSON_COLUMN,
+                "`{}` is derived from `person` or `event_id` in a way the guard cannot follow",
+                schema.field(i).name()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The prefix of every name the engine gives its own columns and tables.

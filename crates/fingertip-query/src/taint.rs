@@ -1,11 +1,19 @@
-//! Which output columns of a person stage are derived from `person` or `event_id`. A trusted
-//! person stage may group and join by person, but the cell keys it outputs (`week`, `app_id`,
-//! `org_unit`) are released and must never be derived from them.
+//! The one person-taint analysis: which output columns of any logical plan are derived from
+//! `person` or `event_id`. It is permissive about plan shapes (aggregates, windows, joins,
+//! unions): it answers "tainted or not" for every column and refuses nothing itself.
+//!
+//! Two checks consume it. The pipelines' person-stage check: a trusted person stage may group
+//! and join by person, but the cell keys it outputs (`week`, `app_id`, `org_unit`) are released
+//! and must never be derived from them. And the guard: its own column origins (which add
+//! domains, time and dimension keys, and refuse unknown shapes) must agree with this analysis on
+//! every column that reaches the release, or the query is refused (fail closed).
 
 use datafusion::common::DFSchema;
 use datafusion::logical_expr::{Expr, JoinType, LogicalPlan};
 
-/// Per output column of `plan`: true when its values depend on `person`/`event_id`.
+/// Per output column of `plan`: true when its values depend on `person`/`event_id`. Any
+/// table's `person` and `event_id` columns are tainted (in a pipeline session every table comes
+/// from the events; in a query a dimension table with such a column is treated as tainted too).
 pub fn tainted(plan: &LogicalPlan) -> Vec<bool> {
     let width = plan.schema().fields().len();
     match plan {
@@ -70,14 +78,16 @@ pub fn tainted(plan: &LogicalPlan) -> Vec<bool> {
             out
         }
         LogicalPlan::Unnest(u) => {
+            // Each output column depends on one input column (the unnested list's elements on
+            // the list): it is as tainted as that column.
             let input = tainted(&u.input);
-            let schema = u.input.schema();
-            u.schema
-                .iter()
-                .map(|(q, f)| {
-                    schema
-                        .index_of_column_by_name(q, f.name())
-                        .is_none_or(|i| input[i])
+            (0..width)
+                .map(|j| {
+                    u.dependency_indices
+                        .get(j)
+                        .and_then(|&i| input.get(i))
+                        .copied()
+                        .unwrap_or(true)
                 })
                 .collect()
         }
