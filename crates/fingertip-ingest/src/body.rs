@@ -144,7 +144,8 @@ pub fn parse_events(
 
 /// The most memory [`parse_events`] may take for `body` beyond the body itself, to be charged
 /// to the memory budget before parsing: the parsed events hold at most about as much again as
-/// the body, except OTLP/JSON, which is decoded into generated messages first.
+/// the body, except OTLP/JSON, whose containers may each become a struct (see
+/// [`crate::otlp`]).
 pub fn parse_memory(body: &[u8], format: BodyFormat) -> usize {
     match format {
         BodyFormat::OtlpJson => crate::otlp::json_memory_bound(body).max(body.len()),

@@ -113,6 +113,26 @@ fn hand_written_json_and_generated_protobuf_are_stored() {
     assert_nothing_dropped_is_stored(&data);
 }
 
+#[test]
+fn protobufs_own_json_printer_is_read_including_omitted_defaults() {
+    let (_tmp, server, token) = start_fresh(APP, &[]);
+    let emitted = mixed_events(6); // odd events have no data elements: `{"arrayValue": {}}`
+    let spec = server.data.with_extension("records.json");
+    std::fs::write(&spec, emit_spec(&emitted).to_string()).unwrap();
+    let json = run_python(
+        &repo_file("tests/python/otlp_json.py"),
+        &[spec.to_str().unwrap()],
+    );
+    assert!(json.to_string().contains(r#"{"arrayValue":{}}"#), "{json}");
+    let body = json.to_string().into_bytes();
+    let r = post_logs(server.addr, Some(&token), JSON, None, &body);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_full_success(&r, JSON);
+    let data = server.data.clone();
+    assert_eq!(server.stop(), 0);
+    assert_stored(&data, APP, &emitted);
+}
+
 /// A 200 without `partial_success` (or with an empty one).
 fn assert_full_success(r: &Response, content_type: &str) {
     if content_type == PROTOBUF {

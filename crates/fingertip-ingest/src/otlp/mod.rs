@@ -14,8 +14,9 @@
 //!
 //! Both encodings are read under the same limits as `/v1/events`: protobuf by a streaming
 //! reader of the wire format ([`wire`]) that keeps only the attributes above and stops at
-//! record `max_events + 1`; JSON through the generated `opentelemetry-proto` messages after a
-//! bound on their memory ([`json`]).
+//! record `max_events + 1`; JSON through small serde structs of the used fields after a bound
+//! on their memory ([`json`]). The generated `opentelemetry-proto` messages are the reference
+//! both are tested against, and encode the answers ([`reply`]).
 
 mod json;
 pub mod reply;
