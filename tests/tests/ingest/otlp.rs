@@ -42,17 +42,22 @@ fn emit_with_sdk(server: &Server, token: &str, emitted: &[Value], extra: &[&str]
     out
 }
 
-/// No file of the data directory holds text the mapping must drop.
-fn assert_nothing_dropped_is_stored(data: &Path) {
+/// No file of the data directory (nor the server's log, when given) holds text the mapping
+/// must drop, or a `person_ref` of `emitted`.
+fn assert_nothing_dropped_is_stored(data: &Path, log: Option<&Path>, emitted: &[Value]) {
     let files = files_under(data);
     assert!(!files.is_empty());
-    for file in files {
-        let bytes = std::fs::read(&file).unwrap();
-        assert!(
-            !contains(&bytes, DROPPED.as_bytes()),
-            "{} holds dropped text",
-            file.display()
-        );
+    let refs = emitted.iter().map(|e| e["person_ref"].as_str().unwrap());
+    let needles: Vec<&str> = refs.chain([DROPPED]).collect();
+    for file in files.iter().map(PathBuf::as_path).chain(log) {
+        let bytes = std::fs::read(file).unwrap();
+        for needle in &needles {
+            assert!(
+                !contains(&bytes, needle.as_bytes()),
+                "{} holds {needle:?}",
+                file.display()
+            );
+        }
     }
 }
 
@@ -85,10 +90,10 @@ fn the_python_sdk_batches_arrive_as_emitted_with_and_without_gzip() {
             &[flag, &["--batch", "5"]].concat(),
         );
         assert!(out["exports"].as_array().unwrap().len() >= 5, "{out}");
-        let data = server.data.clone();
+        let (data, log) = (server.data.clone(), server.log.clone());
         assert_eq!(server.stop(), 0);
         assert_stored(&data, APP, &emitted);
-        assert_nothing_dropped_is_stored(&data);
+        assert_nothing_dropped_is_stored(&data, Some(&log), &emitted);
     }
 }
 
@@ -107,10 +112,11 @@ fn hand_written_json_and_generated_protobuf_are_stored() {
         assert_eq!(r.header("content-type"), Some(content_type));
         assert_full_success(&r, content_type);
     }
-    let data = server.data.clone();
+    let (data, log) = (server.data.clone(), server.log.clone());
     assert_eq!(server.stop(), 0);
-    assert_stored(&data, APP, &[a, b, c].concat());
-    assert_nothing_dropped_is_stored(&data);
+    let all = [a, b, c].concat();
+    assert_stored(&data, APP, &all);
+    assert_nothing_dropped_is_stored(&data, Some(&log), &all);
 }
 
 #[test]
