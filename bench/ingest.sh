@@ -5,6 +5,8 @@
 #   bench/ingest.sh small      # ingest_small_batches: 1 and 10 events per request
 #   bench/ingest.sh overload   # ingest_overload: 2x the sustained rate, open loop, 1024 connections
 #   bench/ingest.sh whole      # whole machine: nothing pinned (labelled as such)
+#   bench/ingest.sh otlp       # ingest_otlp: the same events as OTLP protobuf to /v1/logs
+#                              # beside JSON to /v1/events, same core, back to back
 #
 # DURATION (60 s measured) WARMUP (5 s) REPEATS (5) CONNECTIONS (64); RATE for overload
 # (default: 2x the median of the durable results in $OUT). Server on core 0, load generator
@@ -63,6 +65,27 @@ whole() {
     for r in $(seq 1 "$REPEATS"); do one_run whole "$r" 100 all all; done
 }
 
+# otlp: per repeat, a fresh server for JSON to /v1/events, then one for OTLP protobuf to
+# /v1/logs: the same simulated events, 100 per request, on the same cores.
+otlp() {
+    for r in $(seq 1 "$REPEATS"); do
+        for kind in events otlp; do
+            local data=$WORK/otlp-$kind-$r flag=()
+            [[ $kind == otlp ]] && flag=(--otlp)
+            gate "otlp-$kind-$r"
+            rm -rf "$data" && mkdir -p "$data"
+            make_tokens "$data"
+            start_server "$data" "$SERVER_CORE"
+            loadgen "$CLIENT_CORE" --target "$SERVER_URL" --tokens "$data/bench-tokens.json" --connections "$CONNECTIONS" \
+                --batch 100 --duration "$DURATION" --warmup "$WARMUP" --server-pid "$SERVER_PID" --metrics \
+                --run-tag "$r" --label "fingertip $kind b100 run $r" --out "$OUT/otlp-b100-$kind-$r.json" "${flag[@]}" > /dev/null
+            stop_server
+            log "otlp run $r, $kind: $(jget "$OUT/otlp-b100-$kind-$r.json" "d['acked_events_per_s']") acked events/s"
+            rm -rf "$data"
+        done
+    done
+}
+
 overload() {
     local rate=${RATE:-}
     if [[ -z $rate ]]; then
@@ -109,7 +132,7 @@ EOF
 
 for what in "${@:-durable}"; do
     case $what in
-        durable | small | overload | whole) "$what" ;;
+        durable | small | overload | whole | otlp) "$what" ;;
         all) durable; small; overload; whole ;;
         *) echo "unknown scenario $what" >&2; exit 2 ;;
     esac

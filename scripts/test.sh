@@ -5,14 +5,15 @@
 #   scripts/test.sh            # install (if missing) and run all tests
 #   scripts/test.sh -- ARGS    # extra arguments for `cargo test` (e.g. a test name filter)
 #
-# Installs: pyarrow and duckdb (independent readers of the lake), Debian's chromium (the
-# report's browser check). Nothing is installed when it is already present.
+# Installs: pyarrow and duckdb (independent readers of the lake), the OpenTelemetry Python SDK
+# and its OTLP/HTTP exporter (the real client of /v1/logs), Debian's chromium (the report's
+# browser check). Nothing is installed when it is already present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "== test dependencies"
-if ! python3 -c 'import pyarrow, duckdb' >/dev/null 2>&1; then
-    python3 -m pip install --quiet --disable-pip-version-check pyarrow duckdb
+if ! python3 -c 'import pyarrow, duckdb, opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http' >/dev/null 2>&1; then
+    python3 -m pip install --quiet --disable-pip-version-check pyarrow duckdb opentelemetry-sdk opentelemetry-exporter-otlp-proto-http
 fi
 if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \

@@ -7,6 +7,7 @@ pub mod events;
 pub mod fixtures;
 pub mod http;
 pub mod lake;
+pub mod otlp;
 pub mod pipelines;
 pub mod server;
 pub mod stats;

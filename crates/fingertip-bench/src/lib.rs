@@ -3,6 +3,7 @@
 //! | piece | what |
 //! |---|---|
 //! | [`bodies`] | request bodies of simulated events, with event ids patched per request |
+//! | [`otlp`] | the same bodies as OTLP/HTTP logs (protobuf) for `POST /v1/logs` |
 //! | [`post`] | the simulator's HTTP load generator (`fingertip simulate --target`, the demo) |
 //! | [`hist`] | a log-linear latency histogram (≤ 1.6% relative error) |
 //! | [`procfs`] | CPU seconds and RSS of a process from `/proc`, loadavg |
@@ -18,6 +19,7 @@
 
 pub mod bodies;
 pub mod hist;
+pub mod otlp;
 pub mod post;
 pub mod procfs;
 pub mod prom;

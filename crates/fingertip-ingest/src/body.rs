@@ -20,6 +20,10 @@ pub enum BodyFormat {
     Json,
     /// `application/x-ndjson`: one event object per line.
     Ndjson,
+    /// `POST /v1/logs`, `application/x-protobuf`: an OTLP `ExportLogsServiceRequest`.
+    OtlpProtobuf,
+    /// `POST /v1/logs`, `application/json`: an OTLP/JSON `ExportLogsServiceRequest`.
+    OtlpJson,
 }
 
 /// `Content-Encoding` of the body.
@@ -51,6 +55,8 @@ pub enum BodyError {
     BadEncoding(&'static str),
     #[error("the body is not valid JSON of the form {{\"events\": [...]}}")]
     MalformedJson,
+    #[error("the body is not a valid OTLP ExportLogsServiceRequest in {0}")]
+    MalformedOtlp(&'static str),
     #[error("the body is not valid UTF-8")]
     NotUtf8,
     #[error("a batch may hold at most {limit} events")]
@@ -120,16 +126,30 @@ fn read_capped(
 /// Parses the events of a body, stopping with [`BodyError::TooManyEvents`] as soon as it
 /// meets event `max_events + 1`. A JSON body that is not valid JSON fails as a whole; an
 /// NDJSON line that is not valid JSON becomes one event rejected with `malformed_json`. Blank
-/// NDJSON lines are skipped and do not count as events.
+/// NDJSON lines are skipped and do not count as events. OTLP log records are mapped to events
+/// by [`crate::otlp`].
 pub fn parse_events(
     body: &[u8],
     format: BodyFormat,
     max_events: usize,
 ) -> Result<Vec<IncomingEvent<'_>>, BodyError> {
-    let text = std::str::from_utf8(body).map_err(|_| BodyError::NotUtf8)?;
+    let text = || std::str::from_utf8(body).map_err(|_| BodyError::NotUtf8);
     match format {
-        BodyFormat::Json => parse_envelope(text, max_events),
-        BodyFormat::Ndjson => parse_ndjson(text, max_events),
+        BodyFormat::Json => parse_envelope(text()?, max_events),
+        BodyFormat::Ndjson => parse_ndjson(text()?, max_events),
+        BodyFormat::OtlpProtobuf => crate::otlp::parse_protobuf(body, max_events),
+        BodyFormat::OtlpJson => crate::otlp::parse_json(body, max_events),
+    }
+}
+
+/// The most memory [`parse_events`] may take for `body` beyond the body itself, to be charged
+/// to the memory budget before parsing: the parsed events hold at most about as much again as
+/// the body, except OTLP/JSON, whose containers may each become a struct (see
+/// [`crate::otlp`]).
+pub fn parse_memory(body: &[u8], format: BodyFormat) -> usize {
+    match format {
+        BodyFormat::OtlpJson => crate::otlp::json_memory_bound(body).max(body.len()),
+        _ => body.len(),
     }
 }
 

@@ -1,5 +1,5 @@
 //! Property-based fuzzing (proptest, fixed case budget) of request body decoding: JSON, NDJSON,
-//! gzip and zstd. Invariant: any body gives events or a clear error — never a panic, never
+//! OTLP (protobuf and JSON), gzip and zstd. Invariant: any body gives events or a clear error — never a panic, never
 //! more than the limits allow (events, decoded bytes, budget). The committed corpus in
 //! `fuzz/corpus/body/` (the 16.7-million-item gzip bomb among it) is replayed first.
 
@@ -40,7 +40,8 @@ fn decode_and_parse(
     Ok(events.len())
 }
 
-/// The encoding and format a corpus file's name says: `x.json`, `x.ndjson.gz`, `x.json.zst`.
+/// The encoding and format a corpus file's name says: `x.json`, `x.ndjson.gz`, `x.json.zst`,
+/// `x.otlp.pb`, `x.otlp.json`.
 fn kind(path: &Path) -> (Encoding, BodyFormat) {
     let name = path.file_name().unwrap().to_string_lossy();
     let encoding = match () {
@@ -48,10 +49,11 @@ fn kind(path: &Path) -> (Encoding, BodyFormat) {
         _ if name.ends_with(".zst") => Encoding::Zstd,
         _ => Encoding::Identity,
     };
-    let format = if name.contains(".ndjson") {
-        BodyFormat::Ndjson
-    } else {
-        BodyFormat::Json
+    let format = match () {
+        _ if name.contains(".otlp.pb") => BodyFormat::OtlpProtobuf,
+        _ if name.contains(".otlp.json") => BodyFormat::OtlpJson,
+        _ if name.contains(".ndjson") => BodyFormat::Ndjson,
+        _ => BodyFormat::Json,
     };
     (encoding, format)
 }
@@ -116,9 +118,10 @@ proptest! {
     fn any_bytes_as_any_body(
         bytes in proptest::collection::vec(any::<u8>(), 0..2048),
         encoding in prop::sample::select(vec![Encoding::Identity, Encoding::Gzip, Encoding::Zstd]),
-        ndjson in any::<bool>(),
+        format in prop::sample::select(vec![
+            BodyFormat::Json, BodyFormat::Ndjson, BodyFormat::OtlpProtobuf, BodyFormat::OtlpJson,
+        ]),
     ) {
-        let format = if ndjson { BodyFormat::Ndjson } else { BodyFormat::Json };
         let _ = decode_and_parse(&bytes, encoding, format);
     }
 

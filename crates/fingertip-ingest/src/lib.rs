@@ -6,6 +6,9 @@
 //! by its index with a reason code. A batch with no valid event (and no re-sent one) is
 //! refused as a whole with `no_valid_events`.
 //!
+//! `POST /v1/logs` (OTLP/HTTP) takes the same path: [`otlp`] maps each log record to the same
+//! incoming event, and [`otlp::reply`] encodes the OTLP answers.
+//!
 //! This crate must never write a `person_ref` anywhere: it goes from the parsed body straight
 //! into the HMAC. It depends on the model, the anonymizer and the store; never on DataFusion
 //! or OpenDP.
@@ -16,8 +19,9 @@ mod budget;
 mod fuzz_tests;
 mod ingestor;
 mod metrics;
+pub mod otlp;
 
-pub use body::{BodyError, BodyFormat, Encoding, decode_body, parse_events};
+pub use body::{BodyError, BodyFormat, Encoding, decode_body, parse_events, parse_memory};
 pub use budget::{Charge, MemoryBudget, Overloaded};
 pub use ingestor::{IngestError, IngestOutcome, Ingestor, Prepared, Rejected, event_ref};
 pub use metrics::IngestMetrics;

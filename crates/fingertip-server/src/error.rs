@@ -37,8 +37,12 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
 
+    /// `503`: nothing was stored and a retry can succeed, so it carries `Retry-After: 1`
+    /// (OTLP exporters honour it).
     pub fn unavailable(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
+        let mut e = Self::new(StatusCode::SERVICE_UNAVAILABLE, code, message);
+        e.retry_after_s = Some(1);
+        e
     }
 
     pub fn into_response(self) -> Response<Full<Bytes>> {

@@ -1,5 +1,6 @@
 //! `POST /v1/events`: authenticate the app, enforce limits, decode, validate, anonymize,
-//! and answer 202 only once the accepted events are fsynced.
+//! and answer 202 only once the accepted events are fsynced. `POST /v1/logs` (`otlp.rs`)
+//! goes through the same [`Server::ingest`].
 
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode, header};
@@ -8,7 +9,8 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use bytes::Bytes;
 use fingertip_ingest::{
-    BodyError, BodyFormat, Charge, Encoding, IngestError, Prepared, decode_body, parse_events,
+    BodyError, BodyFormat, Charge, Encoding, IngestError, IngestOutcome, Prepared, decode_body,
+    parse_events, parse_memory,
 };
 use http_body_util::Full;
 use std::sync::Arc;
@@ -23,11 +25,24 @@ impl Server {
         self: Arc<Self>,
         req: Request<Incoming>,
     ) -> Result<Response<Full<Bytes>>, ApiError> {
+        let outcome = self.ingest(req, body_format).await?.map_err(ingest_error)?;
+        Ok(json_response(StatusCode::ACCEPTED, &json!(outcome)))
+    }
+
+    /// The one ingest path of `/v1/events` and `/v1/logs`: authenticate the app, check the
+    /// limits, read and decode the body (`format_of` names its format, or refuses it with
+    /// 415), validate, pseudonymize, and make the accepted events durable. The outer error is
+    /// an answer already; the inner one is the batch's, for the route to answer in its way.
+    pub(crate) async fn ingest(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+        format_of: fn(&Request<Incoming>) -> Result<BodyFormat, ApiError>,
+    ) -> Result<Result<IngestOutcome, IngestError>, ApiError> {
         let principal = self.authenticate(&req, Role::App)?;
         let app_id = principal.app_id.unwrap_or_default();
         self.check_open()?;
         self.check_rate(&app_id)?;
-        let format = body_format(&req)?;
+        let format = format_of(&req)?;
         let encoding = content_encoding(&req)?;
         let _slot = self.acquire_slot().await?;
         let mut charge = self.budget.charge(0).map_err(overloaded)?;
@@ -47,12 +62,10 @@ impl Server {
             ApiError::unavailable("internal_error", "the request could not be processed")
         })?;
         let (prepared, _charge) = prepared?;
-        let outcome = match prepared {
+        Ok(match prepared {
             Ok(prepared) => self.ingestor.commit(prepared).await,
             Err(e) => Err(e),
-        };
-        let outcome = outcome.map_err(ingest_error)?;
-        Ok(json_response(StatusCode::ACCEPTED, &json!(outcome)))
+        })
     }
 
     /// Decodes the body under the limits and the memory budget, then validates and
@@ -70,8 +83,9 @@ impl Server {
         self.metrics
             .bytes_decoded
             .fetch_add(body.len() as u64, Relaxed);
-        // The parsed events hold at most about as much again as the decoded body.
-        charge.grow(body.len()).map_err(|e| body_error(e.into()))?;
+        charge
+            .grow(parse_memory(&body, format))
+            .map_err(|e| body_error(e.into()))?;
         let events =
             parse_events(&body, format, self.config.max_events_per_batch).map_err(body_error)?;
         self.take_rate(app_id, events.len());
@@ -81,19 +95,19 @@ impl Server {
     }
 }
 
-fn body_format(req: &Request<Incoming>) -> Result<BodyFormat, ApiError> {
+/// The media type of `Content-Type`, lowercase, without parameters.
+pub(crate) fn media_type(req: &Request<Incoming>) -> String {
     let value = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let media = value
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    match media.as_str() {
+    let media = value.split(';').next().unwrap_or("");
+    media.trim().to_ascii_lowercase()
+}
+
+fn body_format(req: &Request<Incoming>) -> Result<BodyFormat, ApiError> {
+    match media_type(req).as_str() {
         "application/json" => Ok(BodyFormat::Json),
         "application/x-ndjson" | "application/ndjson" | "application/jsonl" => {
             Ok(BodyFormat::Ndjson)
@@ -131,6 +145,7 @@ fn body_error(e: BodyError) -> ApiError {
         BodyError::BadEncoding(_) => ApiError::bad_request("bad_encoding", message),
         BodyError::MalformedJson => ApiError::bad_request("malformed_json", message),
         BodyError::NotUtf8 => ApiError::bad_request("invalid_utf8", message),
+        BodyError::MalformedOtlp(_) => ApiError::bad_request("malformed_otlp", message),
         BodyError::TooManyEvents { .. } => {
             ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_many_events", message)
         }
@@ -138,7 +153,7 @@ fn body_error(e: BodyError) -> ApiError {
     }
 }
 
-fn ingest_error(e: IngestError) -> ApiError {
+pub(crate) fn ingest_error(e: IngestError) -> ApiError {
     match e {
         IngestError::NoValidEvents(rejected) => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,

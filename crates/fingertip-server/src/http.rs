@@ -159,11 +159,13 @@ impl Server {
             (&Method::GET, "/readyz") => Ok(self.readyz().await),
             (&Method::GET, "/metrics") => Ok(self.metrics_text()),
             (&Method::POST, "/v1/events") => self.clone().post_events(req).await,
+            (&Method::POST, "/v1/logs") => Ok(self.clone().post_logs(req).await),
             (&Method::POST, "/v1/query") => self.post_query(req).await,
             (&Method::GET, "/v1/indices") => self.get_indices(req).await,
             (
                 _,
-                "/healthz" | "/readyz" | "/metrics" | "/v1/events" | "/v1/query" | "/v1/indices",
+                "/healthz" | "/readyz" | "/metrics" | "/v1/events" | "/v1/logs" | "/v1/query"
+                | "/v1/indices",
             ) => Err(ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",

@@ -6,6 +6,7 @@
 //! | route | role |
 //! |---|---|
 //! | `POST /v1/events` | app (token bound to one `app_id`) |
+//! | `POST /v1/logs` (OTLP/HTTP logs) | app |
 //! | `POST /v1/query` | researcher |
 //! | `GET /v1/indices` | oversight |
 //! | `GET /healthz`, `GET /readyz`, `GET /metrics` | none |
@@ -18,6 +19,7 @@ mod events;
 mod fuzz_tests;
 mod http;
 mod metrics;
+mod otlp;
 mod ratelimit;
 
 pub use api::{AnalysisApi, ApiFuture};

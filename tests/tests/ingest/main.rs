@@ -2,11 +2,12 @@
 //!
 //! One test binary with a module per concern (each links the workspace once): the HTTP API,
 //! anonymization at the door, durability across kills, limits, the Parquet the compactor
-//! writes, and the fault suite of issue 9.
+//! writes, the fault suite of issue 9, and OTLP/HTTP logs.
 
 mod anonymity;
 mod api;
 mod durability;
 mod faults;
 mod limits;
+mod otlp;
 mod parquet;

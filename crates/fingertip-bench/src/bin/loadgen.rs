@@ -7,7 +7,8 @@
 //! server cannot hide queueing (no coordinated omission). Counts what was acknowledged
 //! (`202` with `"accepted": n`), every other status, and — given the server's pid and
 //! `/metrics` — its CPU seconds, RSS and events per fsync over the measured window. Prints one
-//! JSON object.
+//! JSON object. With `--otlp` the same events go to `POST /v1/logs` as OTLP protobuf (`200`,
+//! all records but `partial_success.rejected_log_records` acknowledged).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -28,7 +29,7 @@ use serde_json::json;
 use tokio::net::TcpStream;
 
 #[derive(Parser, Debug)]
-#[command(about = "HTTP load generator for POST /v1/events")]
+#[command(about = "HTTP load generator for POST /v1/events (or /v1/logs with --otlp)")]
 struct Args {
     /// Base URL of the server, e.g. http://127.0.0.1:4180.
     #[arg(long)]
@@ -71,6 +72,9 @@ struct Args {
     /// Also write the JSON here.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Send the events as OTLP/HTTP logs (protobuf) to /v1/logs.
+    #[arg(long)]
+    otlp: bool,
 }
 
 /// What one connection saw.
@@ -88,6 +92,8 @@ struct ConnStats {
 
 struct Plan {
     uri: hyper::Uri,
+    metrics_uri: hyper::Uri,
+    otlp: bool,
     host: String,
     addr: SocketAddr,
     bodies: Vec<Template>,
@@ -139,7 +145,10 @@ async fn run(args: &Args) -> Result<serde_json::Value> {
         recent: true,
         now_ms,
     };
-    let bodies = simulate_bodies(&options);
+    let mut bodies = simulate_bodies(&options);
+    if args.otlp {
+        bodies = bodies.iter().map(fingertip_bench::otlp::to_otlp).collect();
+    }
     if bodies.is_empty() {
         bail!("the simulation gave no full body; raise --pool-events or --workers");
     }
@@ -156,8 +165,15 @@ async fn run(args: &Args) -> Result<serde_json::Value> {
     let w1 = w0 + Duration::from_secs_f64(args.duration);
     let interval = (args.rate > 0.0)
         .then(|| Duration::from_secs_f64(args.connections as f64 * args.batch as f64 / args.rate));
+    let target = args.target.trim_end_matches('/');
     let plan = Rc::new(Plan {
-        uri: format!("{}/v1/events", args.target.trim_end_matches('/')).parse()?,
+        uri: format!(
+            "{target}{}",
+            if args.otlp { "/v1/logs" } else { "/v1/events" }
+        )
+        .parse()?,
+        metrics_uri: format!("{target}/metrics").parse()?,
+        otlp: args.otlp,
         host: authority.to_string(),
         addr,
         bodies,
@@ -195,6 +211,7 @@ async fn run(args: &Args) -> Result<serde_json::Value> {
     let acked_per_s = total.acked_in_window as f64 / secs;
     let mut report = json!({
         "label": args.label,
+        "endpoint": if args.otlp { "/v1/logs (OTLP protobuf)" } else { "/v1/events (JSON)" },
         "connections": args.connections,
         "batch": args.batch,
         "duration_s": secs,
@@ -301,7 +318,7 @@ async fn connection(plan: Rc<Plan>, index: usize, connections: usize) -> ConnSta
             .map_or("none", String::as_str);
         let request = Request::post(plan.uri.clone())
             .header(hyper::header::HOST, plan.host.as_str())
-            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .header(hyper::header::CONTENT_TYPE, content_type(plan.otlp))
             .header(hyper::header::AUTHORIZATION, format!("Bearer {token}"))
             .body(Full::new(Bytes::from(std::mem::take(&mut buf))));
         let Ok(request) = request else { break };
@@ -326,10 +343,12 @@ async fn connection(plan: Rc<Plan>, index: usize, connections: usize) -> ConnSta
                 continue;
             }
         };
-        let accepted = if status == StatusCode::ACCEPTED {
-            accepted_count(&body).unwrap_or(template.events() as u64)
-        } else {
-            0
+        let acked = status == success(plan.otlp);
+        let accepted = match (acked, plan.otlp) {
+            (false, _) => 0,
+            (true, false) => accepted_count(&body).unwrap_or(template.events() as u64),
+            (true, true) => fingertip_bench::otlp::accepted(&body, template.events() as u64)
+                .unwrap_or(template.events() as u64),
         };
         stats.acked_total += accepted;
         *stats.statuses.entry(status.as_u16()).or_default() += 1;
@@ -340,13 +359,30 @@ async fn connection(plan: Rc<Plan>, index: usize, connections: usize) -> ConnSta
             stats
                 .service
                 .record(done.duration_since(sent_at).as_micros() as u64);
-            if status == StatusCode::ACCEPTED {
+            if acked {
                 stats.acked_in_window += accepted;
                 stats.requests_in_window += 1;
             }
         }
     }
     stats
+}
+
+fn content_type(otlp: bool) -> &'static str {
+    if otlp {
+        "application/x-protobuf"
+    } else {
+        "application/json"
+    }
+}
+
+/// The status of an acknowledgement: `202` on `/v1/events`, `200` on `/v1/logs`.
+fn success(otlp: bool) -> StatusCode {
+    if otlp {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    }
 }
 
 /// `n` of `"accepted":n` in an answer.
@@ -442,8 +478,7 @@ async fn fetch_metrics(plan: &Plan) -> Result<String> {
     tokio::task::spawn_local(async move {
         let _ = conn.await;
     });
-    let uri = plan.uri.to_string().replace("/v1/events", "/metrics");
-    let request = Request::get(uri)
+    let request = Request::get(plan.metrics_uri.clone())
         .header(hyper::header::HOST, plan.host.as_str())
         .body(Empty::new())?;
     let response = sender.send_request(request).await?;
