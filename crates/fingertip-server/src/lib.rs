@@ -11,6 +11,7 @@
 //! | `GET /healthz`, `GET /readyz`, `GET /metrics` | none |
 
 mod api;
+mod auth;
 mod config;
 mod error;
 mod events;
@@ -22,6 +23,7 @@ mod ratelimit;
 pub mod tokens;
 
 pub use api::{AnalysisApi, ApiFuture};
+pub use auth::{AuthError, authorize};
 pub use config::ServerConfig;
 pub use error::{ApiError, json_response};
 pub use http::Server;
