@@ -7,12 +7,13 @@
 #
 # Installs: pyarrow and duckdb (independent readers of the lake), Debian's chromium (the
 # report's browser check). Nothing is installed when it is already present.
+# Also adbc-driver-flightsql and pandas: the Flight SQL tests' clients.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "== test dependencies"
-if ! python3 -c 'import pyarrow, duckdb' >/dev/null 2>&1; then
-    python3 -m pip install --quiet --disable-pip-version-check pyarrow duckdb
+if ! python3 -c 'import pyarrow, duckdb, adbc_driver_flightsql, pandas' >/dev/null 2>&1; then
+    python3 -m pip install --quiet --disable-pip-version-check pyarrow duckdb adbc-driver-flightsql pandas
 fi
 if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
