@@ -6,14 +6,18 @@
 #   scripts/test.sh -- ARGS    # extra arguments for `cargo test` (e.g. a test name filter)
 #
 # Installs: pyarrow and duckdb (independent readers of the lake), the OpenTelemetry Python SDK
-# and its OTLP/HTTP exporter (the real client of /v1/logs), Debian's chromium (the report's
-# browser check). Nothing is installed when it is already present.
+# and its OTLP/HTTP exporter (the real client of /v1/logs), adbc-driver-flightsql and pandas
+# (the Flight SQL tests' clients), Debian's chromium (the report's browser check). Nothing is
+# installed when it is already present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "== test dependencies"
-if ! python3 -c 'import pyarrow, duckdb, opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http' >/dev/null 2>&1; then
-    python3 -m pip install --quiet --disable-pip-version-check pyarrow duckdb opentelemetry-sdk opentelemetry-exporter-otlp-proto-http
+PY_MODULES='pyarrow, duckdb, opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http, adbc_driver_flightsql, pandas'
+PY_PACKAGES='pyarrow duckdb opentelemetry-sdk opentelemetry-exporter-otlp-proto-http adbc-driver-flightsql pandas'
+if ! python3 -c "import $PY_MODULES" >/dev/null 2>&1; then
+    # shellcheck disable=SC2086
+    python3 -m pip install --quiet --disable-pip-version-check $PY_PACKAGES
 fi
 if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \

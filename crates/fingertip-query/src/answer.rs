@@ -1,6 +1,9 @@
 //! What a researcher gets back: rows, per-column noise metadata, per-row 95% intervals, and
-//! what the release cost. Rendered as JSON, CSV or a terminal table.
+//! what the release cost. Rendered as JSON, CSV or a terminal table; `batches` holds the same
+//! rows as Arrow (for Arrow Flight SQL, which adds the intervals and metadata).
 
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -54,6 +57,19 @@ pub struct Answer {
     pub min_persons: u32,
     /// The budget of the charged epochs after this release.
     pub budget: Vec<EpochBudget>,
+    /// `rows` as Arrow, in the same order: the released values with their SQL types.
+    #[serde(skip)]
+    pub schema: SchemaRef,
+    #[serde(skip)]
+    pub batches: Vec<RecordBatch>,
+}
+
+impl ColumnMeta {
+    /// True for noisy columns that carry a 95% interval (`persons`, `count`, `sum`, `avg`,
+    /// `scaled`).
+    pub fn has_interval(&self) -> bool {
+        !matches!(self.kind, "group_key" | "derived" | "quantile")
+    }
 }
 
 impl Answer {
@@ -137,13 +153,9 @@ impl Answer {
         out
     }
 
-    fn has_interval(c: &ColumnMeta) -> bool {
-        !matches!(c.kind, "group_key" | "derived" | "quantile")
-    }
-
     fn headers(&self, c: &ColumnMeta) -> Vec<String> {
         let mut h = vec![c.name.clone()];
-        if Self::has_interval(c) {
+        if c.has_interval() {
             h.push(format!("{}_ci_low", c.name));
             h.push(format!("{}_ci_high", c.name));
         }
@@ -166,7 +178,7 @@ impl Answer {
             Some(other) => other.to_string(),
         };
         let mut cells = vec![text(row.get(&c.name))];
-        if Self::has_interval(c) {
+        if c.has_interval() {
             let pair = ci.get(&c.name).and_then(Value::as_array);
             cells.push(text(pair.and_then(|p| p.first())));
             cells.push(text(pair.and_then(|p| p.get(1))));

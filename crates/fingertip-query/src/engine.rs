@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::datasource::{MemTable, provider_as_source};
 use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
 use datafusion::prelude::SessionContext;
@@ -259,6 +260,43 @@ impl Engine {
         })
     }
 
+    /// Checks `request` as [`Engine::run`] would (parameters, guard, bounds) without reading
+    /// events or charging anything; returns the schema of the rows the answer would have.
+    pub async fn check(&self, request: &QueryRequest) -> Result<SchemaRef, QueryError> {
+        let p = self.prepare(request).await?;
+        Ok(Arc::new(p.analyzed.plan.schema().as_arrow().clone()))
+    }
+
+    /// The tables a query can read, as the engine names them: `events` first, then the
+    /// public dimension tables, each with its Arrow schema.
+    pub async fn tables(&self) -> Result<Vec<TableInfo>, QueryError> {
+        let limits = Limits {
+            threads: self.config.threads,
+            memory: self.config.memory_limit,
+        };
+        let (ctx, dims) = lake::session(&self.data_dir, &limits, &self.catalog)
+            .await
+            .map_err(QueryError::engine)?;
+        let options = ctx.state().config_options().catalog.clone();
+        let names =
+            std::iter::once(lake::EVENTS.to_string()).chain(dims.into_iter().map(|d| d.name));
+        let mut out = Vec::new();
+        for name in names {
+            let table = ctx
+                .table_provider(name.as_str())
+                .await
+                .map_err(QueryError::engine)?;
+            out.push(TableInfo {
+                catalog: options.default_catalog.clone(),
+                schema: options.default_schema.clone(),
+                dimension: name != lake::EVENTS,
+                arrow_schema: table.schema(),
+                name,
+            });
+        }
+        Ok(out)
+    }
+
     fn check_parameters(&self, r: &QueryRequest) -> Result<f64, Refusal> {
         if !(r.epsilon.is_finite() && r.epsilon > 0.0) {
             return Err(Refusal::new(
@@ -306,6 +344,17 @@ impl Engine {
             quantity: rest,
         }
     }
+}
+
+/// A table a query can read.
+#[derive(Debug, Clone)]
+pub struct TableInfo {
+    pub catalog: String,
+    pub schema: String,
+    pub name: String,
+    /// A public dimension table (otherwise the event lake).
+    pub dimension: bool,
+    pub arrow_schema: SchemaRef,
 }
 
 /// A query accepted and planned, not yet charged.

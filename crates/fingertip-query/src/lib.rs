@@ -32,7 +32,7 @@ pub use answer::{Answer, ColumnMeta};
 #[cfg(feature = "test-util")]
 pub use audit::DrawnGroup;
 pub use bounds::{BoundsRequest, ResolvedBounds};
-pub use engine::{Engine, QueryConfig, QueryRequest};
+pub use engine::{Engine, QueryConfig, QueryRequest, TableInfo};
 pub use epochs::{charged_epochs, known_epochs};
 pub use error::QueryError;
 pub use guard::DomainColumn;

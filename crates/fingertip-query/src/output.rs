@@ -271,6 +271,8 @@ pub fn answer(
         partition_threshold: noisy.threshold,
         min_persons: run.min_persons,
         budget,
+        schema: output.schema.clone(),
+        batches: output.batches.clone(),
     }
 }
 

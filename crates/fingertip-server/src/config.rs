@@ -1,4 +1,5 @@
-//! `[server]` in `fingertip.toml`: the listener, request limits and timeouts.
+//! `[server]` in `fingertip.toml`: the listeners (HTTP, and Flight SQL when set), request
+//! limits and timeouts.
 
 use serde::{Deserialize, Serialize};
 
@@ -33,6 +34,10 @@ pub struct ServerConfig {
     pub rate_limit_burst_events: u64,
     /// On SIGTERM/SIGINT, in-flight requests get this long to finish.
     pub shutdown_drain_timeout_ms: u64,
+    /// Address of the Arrow Flight SQL endpoint for researchers (`--flight-listen`); none: off.
+    pub flight_listen: Option<String>,
+    /// ε of a Flight SQL statement whose call has no `x-fingertip-epsilon` header.
+    pub flight_default_epsilon: f64,
 }
 
 impl Default for ServerConfig {
@@ -50,6 +55,8 @@ impl Default for ServerConfig {
             rate_limit_events_per_s: 2_000_000,
             rate_limit_burst_events: 4_000_000,
             shutdown_drain_timeout_ms: 30_000,
+            flight_listen: None,
+            flight_default_epsilon: 0.1,
         }
     }
 }

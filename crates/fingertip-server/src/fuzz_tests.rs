@@ -56,6 +56,6 @@ proptest! {
         let store = TokenStore::open(dir.path()).unwrap();
         let (_, real) = store.create(fingertip_registry::Role::App, Some("attendance"), "").unwrap();
         prop_assert!(store.authenticate(&token).is_none() || token == real);
-        let _ = crate::http::bearer_token(&token);
+        let _ = crate::auth::bearer_token(&token);
     }
 }

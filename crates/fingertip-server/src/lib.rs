@@ -12,6 +12,7 @@
 //! | `GET /healthz`, `GET /readyz`, `GET /metrics` | none |
 
 mod api;
+mod auth;
 mod config;
 mod error;
 mod events;
@@ -23,6 +24,7 @@ mod otlp;
 mod ratelimit;
 
 pub use api::{AnalysisApi, ApiFuture};
+pub use auth::{AuthError, authorize};
 pub use config::ServerConfig;
 pub use error::{ApiError, json_response};
 pub use fingertip_registry::{Principal, Role, TokenStore};

@@ -16,10 +16,9 @@ pub struct Analysis {
 }
 
 impl Analysis {
-    pub fn new(engine: Engine) -> Self {
-        Self {
-            engine: Arc::new(engine),
-        }
+    /// Shares `engine` (its ledger handle) with the Flight SQL endpoint.
+    pub fn new(engine: Arc<Engine>) -> Self {
+        Self { engine }
     }
 }
 

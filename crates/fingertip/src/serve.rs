@@ -1,5 +1,6 @@
-//! `fingertip serve`: open the store, keys and tokens, run the server until SIGTERM/SIGINT,
-//! then drain, compact and exit 0.
+//! `fingertip serve`: open the store, keys and tokens, run the server (and the Flight SQL
+//! endpoint, when `--flight-listen` / `[server] flight_listen` is set) until SIGTERM/SIGINT,
+//! then drain both, compact and exit 0.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -24,12 +25,19 @@ pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port; the address is printed on stdout).
     #[arg(long)]
     pub listen: Option<String>,
+    /// Also serve Arrow Flight SQL for researchers on this address (printed on stdout as
+    /// `flight sql listening on ADDRESS`, after the HTTP address).
+    #[arg(long)]
+    pub flight_listen: Option<String>,
 }
 
 pub fn run(args: ServeArgs) -> Result<()> {
     let mut config = Config::load(&args.data.data, args.data.config.as_deref())?;
     if let Some(listen) = args.listen {
         config.server.listen = listen;
+    }
+    if let Some(flight) = args.flight_listen {
+        config.server.flight_listen = Some(flight);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -75,7 +83,10 @@ async fn serve(config: Config, data: DataArgs) -> Result<()> {
     let address = listener.local_addr()?;
     println!("listening on {address}");
     tracing::info!(%address, data = %dir.display(), "Serving.");
-    let analysis = crate::analysis::Analysis::new(crate::query::engine(&data_args(&dir), &config)?);
+    let engine = Arc::new(crate::query::engine(&data_args(&dir), &config)?);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let flight = start_flight(&config, &dir, engine.clone(), stopped).await?;
+    let analysis = crate::analysis::Analysis::new(engine);
     let server = Server::new(
         config.server.clone(),
         tokens,
@@ -84,7 +95,14 @@ async fn serve(config: Config, data: DataArgs) -> Result<()> {
     );
     let key_sweeper = tokio::spawn(sweep_keys(keys));
     let retention_sweeper = tokio::spawn(sweep_retention(dir.clone(), config.retention.clone()));
-    server.run(listener, shutdown.wait()).await;
+    let signal = async move {
+        shutdown.wait().await;
+        let _ = stop.send(true);
+    };
+    server.run(listener, signal).await;
+    if let Some(flight) = flight {
+        let _ = flight.await;
+    }
     key_sweeper.abort();
     retention_sweeper.abort();
     compactor.stop();
@@ -93,6 +111,41 @@ async fn serve(config: Config, data: DataArgs) -> Result<()> {
         .context("final compaction failed; the WAL is kept and replayed on the next start")?;
     tracing::info!(events, "Compacted the WAL; stopped cleanly.");
     Ok(())
+}
+
+/// Binds `[server] flight_listen`, when set, and serves Flight SQL until `stopped` turns true.
+async fn start_flight(
+    config: &Config,
+    dir: &std::path::Path,
+    engine: Arc<fingertip_query::Engine>,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) -> Result<Option<tokio::task::JoinHandle<()>>> {
+    let Some(address) = &config.server.flight_listen else {
+        return Ok(None);
+    };
+    let listener = TcpListener::bind(address)
+        .await
+        .with_context(|| format!("binding the Flight SQL address {address}"))?;
+    let address = listener.local_addr()?;
+    println!("flight sql listening on {address}");
+    tracing::info!(%address, "Serving Arrow Flight SQL.");
+    let tokens = Arc::new(TokenStore::open(dir)?);
+    let service = fingertip_flight::FlightSql::new(
+        engine,
+        config.server.flight_default_epsilon,
+        config.server.max_in_flight_requests,
+    );
+    let drain_ms = config.server.shutdown_drain_timeout_ms;
+    let shutdown = async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    Ok(Some(tokio::spawn(async move {
+        if let Err(error) =
+            fingertip_flight::serve(listener, service, tokens, shutdown, drain_ms).await
+        {
+            tracing::error!(%error, "The Flight SQL endpoint failed.");
+        }
+    })))
 }
 
 fn destroy_expired_keys(keys: &KeyStore) {
