@@ -218,13 +218,7 @@ impl Engine {
     /// ε split and δ, the epochs to charge. Refusals come from here, so they charge nothing.
     pub(crate) async fn prepare(&self, request: &QueryRequest) -> Result<Prepared, QueryError> {
         let delta = self.check_parameters(request)?;
-        let limits = Limits {
-            threads: self.config.threads,
-            memory: self.config.memory_limit,
-        };
-        let (ctx, dims) = lake::session(&self.data_dir, &limits, &self.catalog)
-            .await
-            .map_err(QueryError::engine)?;
+        let (ctx, dims) = self.session().await?;
         let analyzed = accept(&ctx, &request.sql, &dims).await?;
         let quantities = Quantities::of(&analyzed.measures);
         let requested = output::requested_ranges(&analyzed, &quantities, &request.bounds)?;
@@ -260,6 +254,17 @@ impl Engine {
         })
     }
 
+    /// A session over the lake and the dimension tables, inside the configured limits.
+    async fn session(&self) -> Result<(SessionContext, Vec<lake::Dimension>), QueryError> {
+        let limits = Limits {
+            threads: self.config.threads,
+            memory: self.config.memory_limit,
+        };
+        lake::session(&self.data_dir, &limits, &self.catalog)
+            .await
+            .map_err(QueryError::engine)
+    }
+
     /// Checks `request` as [`Engine::run`] would (parameters, guard, bounds) without reading
     /// events or charging anything; returns the schema of the rows the answer would have.
     pub async fn check(&self, request: &QueryRequest) -> Result<SchemaRef, QueryError> {
@@ -270,13 +275,7 @@ impl Engine {
     /// The tables a query can read, as the engine names them: `events` first, then the
     /// public dimension tables, each with its Arrow schema.
     pub async fn tables(&self) -> Result<Vec<TableInfo>, QueryError> {
-        let limits = Limits {
-            threads: self.config.threads,
-            memory: self.config.memory_limit,
-        };
-        let (ctx, dims) = lake::session(&self.data_dir, &limits, &self.catalog)
-            .await
-            .map_err(QueryError::engine)?;
+        let (ctx, dims) = self.session().await?;
         let options = ctx.state().config_options().catalog.clone();
         let names =
             std::iter::once(lake::EVENTS.to_string()).chain(dims.into_iter().map(|d| d.name));

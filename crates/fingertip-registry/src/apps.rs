@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use fingertip_model::DataDir;
 use serde::{Deserialize, Serialize};
 
-use crate::file::{self, FileError};
+use crate::file::{self, FileError, now_rfc3339};
 use crate::tokens::is_app_id;
 
 /// The level of government an issuing unit belongs to.
@@ -247,10 +247,6 @@ fn checked_issuer(issuer: &str) -> Result<String, AppError> {
         return Err(AppError::BadIssuer);
     }
     Ok(issuer.to_string())
-}
-
-fn now_rfc3339() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 #[cfg(test)]

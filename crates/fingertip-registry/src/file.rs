@@ -86,3 +86,8 @@ pub fn append_line(path: &Path, line: &impl Serialize) -> Result<(), FileError> 
         .and_then(|_| file.sync_all())
         .map_err(io_error(path))
 }
+
+/// Now, as the registry's records write it (UTC, seconds).
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}

@@ -13,7 +13,7 @@ use std::sync::{Arc, RwLock};
 
 use serde::{Deserialize, Serialize};
 
-use crate::file::{self, FileError};
+use crate::file::{self, FileError, now_rfc3339};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -255,10 +255,6 @@ fn read_file(path: &Path) -> Result<Vec<TokenRecord>, TokenError> {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn now_rfc3339() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 #[cfg(test)]

@@ -307,8 +307,8 @@ async fn audit(noise: Noise, with_pipeline: bool) -> Vec<Audited> {
 /// as pipelines call it under zCDP: one person moves a cell sum by 2 steps (L2 bound 2),
 /// ρ = 0.05, so σ ≈ 6.3 and the charge is ε(ρ) at δ = 10⁻³ (the ledger's conversion). Its
 /// privacy loss lives in the tails, so it gets its own events: "the released sum is at least
-/// t" for t on a grid out to 6σ, chosen on 20,000 calibration draws per neighbour, judged on
-/// 200,000 fresh ones (cheap: no query runs). At half scale its true loss is ε(4ρ) ≈ 2.5.
+/// t" for t on a grid out to 6σ, chosen on 20,000 calibration draws per neighbour (by the ε
+/// the event shows there after δ), judged on 200,000 fresh ones (cheap: no query runs). At half scale its true loss is ε(4ρ) ≈ 2.5.
 fn audit_gaussian(noise: Noise) -> Audited {
     use fingertip_dp::{Bound, Budget, release_sums};
     const RHO: f64 = 0.05;
@@ -329,8 +329,12 @@ fn audit_gaussian(noise: Noise) -> Audited {
         .map(|k| k as f64 * sigma / 4.0)
         .filter(|t| at_least(&with_cal, *t) >= 30)
         .max_by(|a, b| {
+            // The event's ε estimate on the calibration draws, δ taken off as the judgement
+            // below takes it: a far tail event whose rate is near δ can show no loss at all.
             let score = |t: f64| {
-                (at_least(&with_cal, t) as f64).ln() - (at_least(&without_cal, t) as f64 + 1.0).ln()
+                let p = at_least(&with_cal, t) as f64 / CAL as f64;
+                let q = (at_least(&without_cal, t) as f64 + 1.0) / CAL as f64;
+                ((p - GAUSS_DELTA).max(1e-12) / q).ln()
             };
             score(*a).total_cmp(&score(*b))
         })
