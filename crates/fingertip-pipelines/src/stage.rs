@@ -51,7 +51,12 @@ pub async fn on_disk(
         .runtime_env()
         .disk_manager
         .create_tmp_file(&format!("fingertip {name}"))?;
-    let path = file.path().map(Path::to_path_buf).unwrap_or_default();
+    let Some(path) = file.path().map(Path::to_path_buf) else {
+        return Err(PipelineError::Io {
+            path: Default::default(),
+            message: "the session's spill store has no local files for the person stages".into(),
+        });
+    };
     let io = |e: std::io::Error| PipelineError::Io {
         path: path.clone(),
         message: e.to_string(),

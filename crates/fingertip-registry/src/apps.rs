@@ -128,10 +128,11 @@ impl AppRegistry {
     /// `Ok` when an app token may be created for `app_id`: no registry yet, or a registered app
     /// that is not retired.
     pub fn admits(&self, app_id: &str) -> Result<(), AppError> {
-        if !self.exists() {
+        let doc: AppFile = file::read_json(&self.path)?;
+        if doc.version == 0 {
             return Ok(());
         }
-        match self.list()?.into_iter().find(|a| a.app_id == app_id) {
+        match doc.apps.into_iter().find(|a| a.app_id == app_id) {
             None => Err(AppError::NotRegistered(app_id.to_string())),
             Some(AppRecord {
                 retired_at: Some(at),
